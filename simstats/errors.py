@@ -1,0 +1,46 @@
+"""Typed errors.
+
+Every error a user can cause derives from :class:`SimstatsError`; the CLI turns these into one line on stderr and
+exit status 2, so a user never sees a traceback for their own mistake.
+"""
+
+from __future__ import annotations
+
+
+class SimstatsError(Exception):
+    """Base class of every user-facing error in simstats."""
+
+
+class DataError(SimstatsError):
+    """Bad input data; names the file, the (1-based) row and the column where known.
+
+    Row numbers count data rows from 1 (a CSV's header is not a row; a JSONL file's first line is row 1).
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, row: int | None = None,
+                 column: str | None = None) -> None:
+        self.file, self.row, self.column, self.reason = file, row, column, message
+        where = []
+        if file is not None:
+            where.append(str(file))
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+
+class RolesError(SimstatsError):
+    """The role mapping (which column plays which part) is inconsistent or does not fit the data."""
+
+
+class SpecError(SimstatsError):
+    """A model spec file is malformed or asks for something unknown."""
+
+
+class FitError(SimstatsError):
+    """A fit failed or did not converge in a way that makes its result unusable."""
+
+
+class ResultFileError(SimstatsError):
+    """A saved result is damaged, tampered with, or does not match the spec/data/versions it claims."""
