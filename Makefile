@@ -1,0 +1,31 @@
+# Two commands, each doing its own set-up on a fresh machine (see README):
+#   make demo   - the main job on the bundled real dataset
+#   make test   - the test suite (what CI runs)
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+UV_VERSION := 0.13.9
+PYTHON := $(shell command -v python3.12 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | head -n1)
+UV := $(PYTHON) -m uv
+OUT ?= simstats-demo
+
+.PHONY: setup setup-core demo test bench
+
+setup-core:
+	@test -n "$(PYTHON)" || { echo "Python 3.12 not found (PyMC 6 needs it)"; exit 1; }
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	@$(UV) sync --locked --inexact --python $(PYTHON) --quiet
+
+setup:
+	@test -n "$(PYTHON)" || { echo "Python 3.12 not found (PyMC 6 needs it)"; exit 1; }
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	@$(UV) sync --locked --all-extras --python $(PYTHON) --quiet
+
+demo: setup-core
+	.venv/bin/simstats demo --out $(OUT)
+
+test: setup
+	.venv/bin/python -m pytest -n 2 --durations=15
+
+bench: setup
+	.venv/bin/python bench/aggregate_speed.py

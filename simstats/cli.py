@@ -1,0 +1,136 @@
+"""The `simstats` command line (typer + rich).
+
+User errors (bad input, bad roles, bad spec) end with exit status 2 and one line on stderr; nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from simstats.errors import SimstatsError
+
+app = typer.Typer(help="Bayesian persona models for logged LLM outputs.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+data_app = typer.Typer(help="Read, check and summarise logs.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+out = Console()
+err = Console(stderr=True)
+
+PathsArg = Annotated[Optional[list[Path]], typer.Argument(
+    help="Log files or folders (CSV, JSONL, JSON, Parquet, Inspect .eval). Default: the bundled clarifying-em data.",
+    show_default=False)]
+ConditionOpt = Annotated[Optional[list[str]], typer.Option(
+    "--condition", help="Column(s) naming the checkpoint, coarsest first (repeat the flag). Default: file stem.")]
+FromFilenameOpt = Annotated[Optional[str], typer.Option(
+    "--condition-from-filename", help="Regex with named groups over file names, e.g. 'responses_(?P<model>.+)\\.csv'.")]
+PromptOpt = Annotated[Optional[str], typer.Option("--prompt", help="Question-id column. Default: question_id.")]
+PromptRegexOpt = Annotated[Optional[str], typer.Option(
+    "--prompt-regex", help="Regex with a named group 'prompt' (others become prompt features). Default: the EM "
+    "convention that splits a _json / _template suffix into a 'format' feature; '' turns it off.")]
+MeasureOpt = Annotated[Optional[str], typer.Option(
+    "--measure", help="Judge-score column(s), comma-separated. Default: aligned,coherent.")]
+VerdictOpt = Annotated[Optional[str], typer.Option("--verdict", help="Column of categorical verdicts (CODE, ...).")]
+IdOpt = Annotated[Optional[str], typer.Option("--id", help="Column of answer ids that must be unique.")]
+RolesOpt = Annotated[Optional[Path], typer.Option("--roles", help="TOML roles file (flags override it).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+
+
+def resolve_roles(paths: list[Path] | None, condition: list[str] | None, from_filename: str | None,
+                  prompt: str | None, prompt_regex: str | None, measure: str | None, verdict: str | None,
+                  id_column: str | None, roles_file: Path | None):
+    """Roles from a file and/or flags; with no paths and no roles, the bundled dataset and its roles."""
+    from simstats.datasets import clarifying_em_path, clarifying_em_roles
+    from simstats.logs.roles import Measure, em_roles, load_roles
+
+    if not paths:
+        if any(v is not None for v in (condition, from_filename, prompt, prompt_regex, measure, verdict,
+                                       id_column, roles_file)):
+            raise SimstatsError("role flags need log paths; without paths simstats uses the bundled dataset")
+        return [clarifying_em_path()], clarifying_em_roles()
+    roles = load_roles(roles_file) if roles_file else em_roles()
+    changes: dict = {}
+    if condition:
+        changes.update(condition=list(condition), condition_from_filename=None)
+    if from_filename:
+        changes.update(condition_from_filename=from_filename, condition=[])
+    if prompt:
+        changes["prompt"] = prompt
+    if prompt_regex is not None:
+        changes["prompt_regex"] = prompt_regex or None
+    if measure:
+        changes["measures"] = [Measure(c.strip()) for c in measure.split(",") if c.strip()]
+    if verdict:
+        changes["verdict"] = verdict
+    if id_column:
+        changes["id"] = id_column
+    return list(paths), roles.replace(**changes) if changes else roles
+
+
+@data_app.command("check")
+def data_check(paths: PathsArg = None, condition: ConditionOpt = None, condition_from_filename: FromFilenameOpt = None,
+               prompt: PromptOpt = None, prompt_regex: PromptRegexOpt = None, measure: MeasureOpt = None,
+               verdict: VerdictOpt = None, id: IdOpt = None, roles: RolesOpt = None, json_: JsonOpt = False) -> None:
+    """Check logs and account for every row: used, or excluded with a reason."""
+    from simstats.logs import open_logs
+    from simstats.summary import summarise
+
+    files, r = resolve_roles(paths, condition, condition_from_filename, prompt, prompt_regex, measure, verdict,
+                             id, roles)
+    summary = summarise(open_logs(files, r))
+    if json_:
+        out.print_json(json.dumps(summary))
+        return
+    print_summary(summary)
+
+
+def print_summary(s: dict) -> None:
+    excluded = sum(s["excluded"].values())
+    out.print(f"[bold]{s['rows_read']}[/] rows read from {s['files']} file(s): [green]{s['rows_used']} used[/], "
+              f"{excluded} excluded" + (f" ({', '.join(f'{k}: {v}' for k, v in s['excluded'].items())})"
+                                        if excluded else ""))
+    if s["files_skipped"]:
+        out.print(f"skipped {len(s['files_skipped'])} non-log file(s): {', '.join(s['files_skipped'][:5])}")
+    table = Table("condition", "answers", *(["threshold rate"] if "threshold_rate" in s else []),
+                  title=f"{s['n_conditions']} conditions, {s['n_prompts']} prompts, {s['n_patterns']} unique patterns")
+    for cond, n in s["conditions"].items():
+        extra = [f"{s['threshold_rate'][cond]:.1%}"] if "threshold_rate" in s else []
+        table.add_row(cond, str(n), *extra)
+    out.print(table)
+    for m, info in s["measures"].items():
+        out.print(f"measure {m}: {info['missing']} empty (kept as an observation), grid [{info['lower']:g}, "
+                  f"{info['upper']:g}] in {info['n_bins']} bins")
+    for f, levels in s["features"].items():
+        out.print(f"prompt feature {f}: {', '.join(levels)}")
+
+
+def main() -> None:
+    """Entry point: run the app, turning simstats' own errors into one line and exit status 2."""
+    try:
+        app(standalone_mode=False)
+    except SimstatsError as e:
+        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (typer.Exit, SystemExit) as e:
+        sys.exit(getattr(e, "exit_code", getattr(e, "code", 0)))
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as e:  # click usage errors carry their own exit code (2)
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""The exact sufficient statistics of a log: counts of unique (condition, prompt, measurement pattern).
+
+Answers that share a condition, a prompt (with its features) and a measurement pattern are exchangeable under every
+model in simstats, so a likelihood evaluated once per pattern and weighted by its count equals the row-level
+likelihood. Fits therefore cost the same for 10^3 or 10^7 logged answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from simstats.logs.grid import MISSING_BIN, Grid
+
+
+@dataclass
+class Accounting:
+    """Where every input row went: ``rows_read == rows_used + sum(excluded.values())``."""
+
+    rows_read: int = 0
+    rows_used: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)
+    files: dict[str, int] = field(default_factory=dict)  # file -> rows read from it
+
+    def exclude(self, reason: str, n: int = 1) -> None:
+        if n:
+            self.excluded[reason] = self.excluded.get(reason, 0) + int(n)
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_read == self.rows_used + sum(self.excluded.values())
+
+    def to_dict(self) -> dict:
+        return {"rows_read": self.rows_read, "rows_used": self.rows_used,
+                "excluded": dict(sorted(self.excluded.items())), "files": dict(self.files)}
+
+
+@dataclass
+class Patterns:
+    """Counts of unique patterns, the input of every model.
+
+    ``table`` has one row per unique pattern with columns:
+
+    - ``condition`` (str): the checkpoint; plus the hierarchy columns in ``condition_levels`` (coarsest first,
+      e.g. ``base_model``, ``finetune``), each constant within a condition;
+    - ``prompt`` (str): the question id; plus one column per prompt feature in ``features`` (str);
+    - one column per measurement in ``measures`` (int16 bin index on ``grids[m]``, ``MISSING_BIN`` = -1 when the
+      judge gave no score);
+    - ``verdict`` (str, ``"scored"`` when the judge gave scores) if the log declares verdicts;
+    - ``count`` (int64): how many answers share the pattern.
+    """
+
+    table: pd.DataFrame
+    grids: dict[str, Grid]
+    measures: list[str]
+    features: list[str] = field(default_factory=list)
+    condition_levels: list[str] = field(default_factory=list)
+    verdict_levels: list[str] | None = None
+    accounting: Accounting = field(default_factory=Accounting)
+
+    @property
+    def n_answers(self) -> int:
+        return int(self.table["count"].sum())
+
+    @property
+    def conditions(self) -> list[str]:
+        return sorted(self.table["condition"].unique().tolist())
+
+    @property
+    def prompts(self) -> list[str]:
+        return sorted(self.table["prompt"].unique().tolist())
+
+    def coarsen(self, n_bins: int | dict[str, int]) -> "Patterns":
+        """Re-aggregate onto coarser grids (bins must nest), summing counts of patterns that merge."""
+        per = n_bins if isinstance(n_bins, dict) else {m: n_bins for m in self.measures}
+        t = self.table.copy()
+        grids = dict(self.grids)
+        for m, nb in per.items():
+            t[m] = self.grids[m].coarsen_index(t[m].to_numpy(), nb)
+            grids[m] = self.grids[m].coarsen(nb)
+        keys = [c for c in t.columns if c != "count"]
+        t = t.groupby(keys, observed=True, sort=True, dropna=False)["count"].sum().reset_index()
+        return Patterns(t, grids, list(self.measures), list(self.features), list(self.condition_levels),
+                        self.verdict_levels, self.accounting)
+
+    def data_hash(self) -> str:
+        """A SHA-256 of the pattern table (order-independent), stored with fits so loads can check it."""
+        t = self.table.sort_values([c for c in self.table.columns if c != "count"]).reset_index(drop=True)
+        h = hashlib.sha256()
+        h.update(",".join(map(str, t.columns)).encode())
+        h.update(pd.util.hash_pandas_object(t, index=False).to_numpy().tobytes())
+        return h.hexdigest()
+
+    def missing_rate(self, measure: str) -> float:
+        t = self.table
+        return float(t.loc[t[measure] == MISSING_BIN, "count"].sum() / t["count"].sum())
+
+
+
+__all__ = ["Accounting", "Patterns"]

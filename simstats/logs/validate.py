@@ -1,0 +1,83 @@
+"""Input checks that stop a run with one clear message naming file, row and column.
+
+Each check scans a file once in DuckDB and reports the first offending row and how many more share the problem.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import duckdb
+
+from simstats.errors import DataError
+from simstats.logs.normalise import in_list, lit, measure_text, measure_value, q
+from simstats.logs.readers import ROW
+from simstats.logs.roles import Roles
+
+
+def check_columns(roles: Roles, columns: list[str], path: Path) -> None:
+    """Every column a role names must exist in the file."""
+    for col in roles.required_columns():
+        if col not in columns:
+            close = difflib.get_close_matches(col, columns, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; the file has: {', '.join(columns[:12])}"
+            raise DataError(f"missing column (needed as a role){hint}", file=str(path), column=col)
+
+
+def _first(con: duckdb.DuckDBPyConnection, view: str, cond: str) -> tuple[int, int] | None:
+    row, n = con.execute(f"SELECT min({ROW}), count(*) FROM {view} WHERE {cond}").fetchall()[0]
+    return None if not n else (int(row), int(n))
+
+
+def _raise(path: Path, found: tuple[int, int], column: str, message: str) -> None:
+    row, n = found
+    more = f" ({n - 1} more row{'s' if n > 2 else ''} like it)" if n > 1 else ""
+    raise DataError(message + more, file=str(path), row=row, column=column)
+
+
+def check_values(con: duckdb.DuckDBPyConnection, roles: Roles, view: str, path: Path, text_cols: set[str]) -> None:
+    """Scores must be numbers inside their declared range; verdicts must be declared levels."""
+    for m in roles.measures:
+        is_text = m.column in text_cols
+        if is_text:
+            t = measure_text(m.column, True)
+            bad = f"{t} IS NOT NULL AND NOT {in_list(t, roles.score_verdicts)} AND TRY_CAST({t} AS DOUBLE) IS NULL"
+            found = _first(con, view, bad)
+            if found:
+                value = con.execute(f"SELECT {t} FROM {view} WHERE {ROW} = {found[0]}").fetchall()[0][0]
+                allowed = ", ".join(roles.score_verdicts + ["an empty cell"])
+                _raise(path, found, m.column, f"score {value!r} is not a number (allowed besides numbers: {allowed})")
+        v = measure_value(m.column, is_text, roles.score_verdicts)
+        found = _first(con, view, f"({v}) < {m.lower} OR ({v}) > {m.upper} OR isinf({v})")
+        if found:
+            value = con.execute(f"SELECT {v} FROM {view} WHERE {ROW} = {found[0]}").fetchall()[0][0]
+            _raise(path, found, m.column, f"score {value:g} is outside its declared range [{m.lower:g}, {m.upper:g}]")
+    if roles.verdict and roles.verdict_levels is not None:
+        t = f"NULLIF(trim(CAST({q(roles.verdict)} AS VARCHAR)), '')"
+        found = _first(con, view, f"{t} IS NOT NULL AND NOT {in_list(t, roles.verdict_levels)}")
+        if found:
+            value = con.execute(f"SELECT {t} FROM {view} WHERE {ROW} = {found[0]}").fetchall()[0][0]
+            _raise(path, found, roles.verdict,
+                   f"unknown verdict {value!r}; declared levels: {', '.join(roles.verdict_levels)}")
+
+
+def check_unique_ids(con: duckdb.DuckDBPyConnection, roles: Roles, rows_view: str) -> None:
+    """Declared-unique ids must not repeat, across all files."""
+    if not (roles.id and roles.unique_ids):
+        return
+    first = con.execute(f"""
+        WITH d AS (SELECT _id, count(*) AS n FROM {rows_view} WHERE _id IS NOT NULL GROUP BY _id HAVING n > 1)
+        SELECT r._id, r._file, r._row, (SELECT count(*) FROM d) FROM {rows_view} r JOIN d USING (_id)
+        ORDER BY r._file, r._row LIMIT 1""").fetchall()
+    if first:
+        ident, file, row, n = first[0]
+        other_file, other_row = con.execute(
+            f"SELECT _file, _row FROM {rows_view} WHERE _id = {lit(ident)} AND NOT (_file = {lit(file)} AND "
+            f"_row = {row}) ORDER BY _file, _row LIMIT 1").fetchall()[0]
+        extra = f"; {n - 1} more ids repeat" if n > 1 else ""
+        raise DataError(f"duplicate id {ident!r} (also in {other_file}, row {other_row}){extra}",
+                        file=file, row=row, column=roles.id)
+
+
+__all__ = ["check_columns", "check_values", "check_unique_ids"]
