@@ -111,6 +111,89 @@ def print_summary(s: dict) -> None:
         out.print(f"prompt feature {f}: {', '.join(levels)}")
 
 
+SamplerOpt = Annotated[Optional[str], typer.Option(
+    "--sampler", help="nutpie (default), pymc, numpyro, blackjax, advi or pathfinder.")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (reproducible draws).")]
+DrawsOpt = Annotated[Optional[int], typer.Option("--draws", help="Posterior draws per chain.")]
+TuneOpt = Annotated[Optional[int], typer.Option("--tune", help="Tuning steps per chain.")]
+ChainsOpt = Annotated[Optional[int], typer.Option("--chains", help="Number of chains.")]
+
+
+def _report_exit(report: dict) -> None:
+    if report["diagnostics"]["status"] == "failed":
+        err.print("[red]the fit failed its diagnostics; its persona shares are not reported:[/] "
+                  + "; ".join(report["diagnostics"]["messages"]), highlight=False)
+        raise typer.Exit(1)
+
+
+def _public_report(result) -> dict:
+    """The report of a fit, without the persona tables when the fit failed (a failed fit is never a result)."""
+    report = result.summary_dict()
+    if report["diagnostics"]["status"] == "failed":
+        report.pop("conditions"), report.pop("threshold_rate"), report.pop("personas")
+    return report
+
+
+@app.command("fit")
+def fit_cmd(spec: Annotated[Path, typer.Argument(help="Model spec (TOML), e.g. models/persona_mixture.toml.")],
+            paths: PathsArg = None,
+            out_dir: Annotated[Path, typer.Option("--out", help="Folder for the result (replaced atomically).")] = Path("runs/fit"),
+            condition: ConditionOpt = None, condition_from_filename: FromFilenameOpt = None, prompt: PromptOpt = None,
+            prompt_regex: PromptRegexOpt = None, measure: MeasureOpt = None, verdict: VerdictOpt = None,
+            id: IdOpt = None, roles: RolesOpt = None, sampler: SamplerOpt = None, seed: SeedOpt = None,
+            draws: DrawsOpt = None, tune: TuneOpt = None, chains: ChainsOpt = None,
+            json_: JsonOpt = False) -> None:
+    """Fit a persona model to logs and save the result to --out."""
+    from simstats.logs import open_logs
+    from simstats.store import save_result
+    from simstats.workflow import fit, resolve_spec
+
+    model_spec = resolve_spec(spec)  # a bad spec fails before the data are read
+    files, r = resolve_roles(paths, condition, condition_from_filename, prompt, prompt_regex, measure, verdict,
+                             id, roles)
+    patterns = open_logs(files, r).patterns()
+    result = fit(model_spec, patterns, sampler=sampler, seed=seed, draws=draws, tune=tune, chains=chains,
+                 progress=not json_)
+    save_result(result, out_dir)
+    report = _public_report(result)
+    if json_:
+        out.print_json(json.dumps(report, default=float))
+    else:
+        from simstats.report import print_report
+
+        if report["diagnostics"]["status"] != "failed":
+            print_report(report, out)
+        out.print(f"saved to {out_dir}")
+    _report_exit(report)
+
+
+@app.command("report")
+def report_cmd(run: Annotated[Path, typer.Argument(help="A result folder written by `simstats fit`.")],
+               json_: JsonOpt = False) -> None:
+    """Report a saved fit: diagnostics, fingerprints, persona shares with intervals, one sentence per condition."""
+    from simstats.store import load_result
+
+    report = _public_report(load_result(run))
+    if json_:
+        out.print_json(json.dumps(report, default=float))
+    elif report["diagnostics"]["status"] != "failed":
+        from simstats.report import print_report
+
+        print_report(report, out)
+    _report_exit(report)
+
+
+@app.command("demo")
+def demo_cmd(out_dir: Annotated[Path, typer.Option("--out", help="Folder for everything the demo writes.")] = Path("simstats-demo"),
+             sampler: SamplerOpt = None, seed: Annotated[int, typer.Option("--seed")] = 20251128) -> None:
+    """The main job: check the bundled real dataset, fit the default persona model, check diagnostics, and write
+    the result, the report and the figures to --out."""
+    from simstats.demo import run_demo
+
+    report = run_demo(out_dir, sampler=sampler, seed=seed, console=out)
+    _report_exit(report)
+
+
 def main() -> None:
     """Entry point: run the app, turning simstats' own errors into one line and exit status 2."""
     try:

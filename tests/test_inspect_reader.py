@@ -242,3 +242,28 @@ def test_without_inspect_installed(monkeypatch: pytest.MonkeyPatch, logs: dict[s
     monkeypatch.setitem(sys.modules, "inspect_ai.log", None)  # makes `from inspect_ai.log import ...` fail
     with pytest.raises(DataError, match=r"pip install 'simstats\[inspect\]'"):
         read_inspect_log(logs["eval"])
+
+
+def test_inspect_log_through_the_logs_layer(logs: dict[str, Path], monkeypatch, capsys) -> None:
+    """A real Inspect log goes through roles, checks, accounting and aggregation like any table."""
+    import json
+
+    from conftest import run_cli
+    from simstats.logs import Measure, Roles, open_logs
+
+    roles = Roles(condition=["model"], prompt="sample_id",
+                  measures=[Measure("judge.aligned", name="aligned"), Measure("judge.coherent", name="coherent")])
+    for fmt in ("eval", "json"):
+        ls = open_logs(logs[fmt], roles)
+        acc = ls.accounting()
+        assert acc.rows_read == 4 * EPOCHS == acc.rows_used
+        pats = ls.patterns()
+        assert pats.verdict_levels == ["scored", "CODE"]
+        code = pats.table[pats.table["verdict"] == "CODE"]
+        assert code["count"].sum() == EPOCHS and (code["aligned"] == -1).all()
+    code, out, err = run_cli(["data", "check", str(logs["eval"]), "--condition", "model", "--prompt", "sample_id",
+                              "--prompt-regex", "", "--measure", "judge.aligned,judge.coherent", "--json"],
+                             monkeypatch, capsys)
+    assert code == 0, err
+    s = json.loads(out)
+    assert s["rows_read"] == 8 == s["rows_used"] and s["verdicts"] == {"CODE": 2, "scored": 6}

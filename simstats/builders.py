@@ -1,0 +1,339 @@
+"""PyMC graphs of persona models, built from a :class:`~simstats.spec.ModelSpec` and :class:`Patterns`.
+
+The likelihood runs on the exact sufficient statistics: one term per unique pattern, weighted by its count::
+
+    logit_k(c, q) = eta[c, k] + x(q) . gamma_k + u[q, k]          (eta[:, 0] = 0: the first persona is the reference)
+    log L         = sum_patterns count * log sum_k softmax(logit(c, q))_k * prod_m fp_m[k, y_m]
+
+It enters the model as one ``pm.Potential`` named ``loglik`` (cheapest graph for every backend). The per-pattern
+log-likelihood needed for PSIS-LOO is computed afterwards from the posterior draws by
+:func:`pattern_log_likelihood` (NumPy, no recompilation). It is the log-likelihood of ONE answer with that pattern;
+since answers sharing a pattern are exchangeable, the per-answer LOO is ``sum_p count_p * elpd_loo(p)`` with
+``elpd_loo(p)`` from that per-pattern value (pass ``count`` as weights).
+
+Condition hierarchy (non-centred): ``eta[c, k] = mu_k + sum_levels sigma_{l,k} z_{l, g_l(c), k}`` where the last level
+is the condition itself; with no declared levels only the condition level remains.
+
+>>> from simstats.spec import load_spec                  # doctest: +SKIP
+>>> model, data = build_model(load_spec("models/persona_mixture.toml"), patterns)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from simstats.errors import SpecError
+from simstats.likelihoods import FAMILIES, category_index, category_labels, pattern_mixture_loglik
+from simstats.logs.patterns import Patterns
+from simstats.spec import ModelSpec
+
+PERSONA, PERSONA_FREE, CONDITION, PROMPT, COEF = "persona", "persona_free", "condition", "prompt", "coef"
+
+
+def category_dim(measure: str) -> str:
+    """Name of the category dimension of a measure's fingerprint (``<measure>_bin``)."""
+    return f"{measure}_bin"
+
+
+@dataclass
+class ModelData:
+    """Index arrays that tie the pattern table to the model's parameters (all NumPy, no PyMC)."""
+
+    personas: list[str]
+    conditions: list[str]
+    prompts: list[str]
+    coefs: list[str]                      # "feature[level]" for every non-reference feature level
+    levels: list[str]                     # hierarchy level columns above the condition (coarsest first)
+    level_groups: list[list[str]]         # group labels per level
+    level_index: list[np.ndarray]         # (C,) group index per level
+    cell_condition: np.ndarray            # (n_cells,) condition index
+    cell_prompt: np.ndarray               # (n_cells,) prompt index
+    cell_x: np.ndarray                    # (n_cells, n_coefs) 0/1 design of prompt features
+    cell_count: np.ndarray                # (n_cells,) answers per cell
+    pattern_cell: np.ndarray              # (n_patterns,) cell index
+    pattern_cat: dict[str, np.ndarray]    # measure -> (n_patterns,) category (0 = no_score, b+1 = bin b)
+    count: np.ndarray                     # (n_patterns,) answers per pattern
+    patterns: Patterns                    # the (coarsened) patterns the model sees
+    cells: pd.DataFrame                   # one row per cell: condition, prompt, features, count
+    verdict_levels: list[str] | None = None
+    pattern_verdict: np.ndarray | None = None
+    feature_levels: dict[str, list[str]] = field(default_factory=dict)
+    pattern_emission: np.ndarray | None = None     # (n_patterns,) index of the pattern's unique emission pattern
+    emission_cat: dict[str, np.ndarray] = field(default_factory=dict)  # measure/"verdict" -> (E,) categories
+
+    def __post_init__(self) -> None:
+        if self.pattern_emission is None:
+            cols = [self.pattern_cat[m] for m in self.pattern_cat]
+            names = list(self.pattern_cat)
+            if self.pattern_verdict is not None:
+                cols.append(self.pattern_verdict)
+                names.append("verdict")
+            uniq, inv = np.unique(np.stack(cols, axis=1), axis=0, return_inverse=True)
+            self.pattern_emission = inv.reshape(-1).astype(np.int64)
+            self.emission_cat = {n: uniq[:, i].astype(np.int64) for i, n in enumerate(names)}
+
+    @property
+    def measures(self) -> list[str]:
+        return list(self.pattern_cat)
+
+    @property
+    def coords(self) -> dict[str, list[str]]:
+        c = {PERSONA: self.personas, PERSONA_FREE: self.personas[1:], CONDITION: self.conditions,
+             PROMPT: self.prompts, COEF: self.coefs}
+        for lev, groups in zip(self.levels, self.level_groups):
+            c[lev] = groups
+        for m in self.measures:
+            c[category_dim(m)] = category_labels(self.patterns.grids[m])
+        if self.verdict_levels is not None:
+            c["verdict"] = self.verdict_levels
+        return c
+
+
+def _coarsen(spec: ModelSpec, patterns: Patterns) -> Patterns:
+    missing = [m for m in spec.measure_names if m not in patterns.measures]
+    if missing:
+        raise SpecError(f"{spec.source}: measure(s) {missing} are not in the data (data has {patterns.measures})")
+    per = {}
+    for m in spec.measures:
+        g = patterns.grids[m.name]
+        if m.bins is not None and m.bins != g.n_bins:
+            if g.n_bins % m.bins:
+                raise SpecError(f"{spec.source}: measures.{m.name}.bins = {m.bins} does not divide the data grid's "
+                                f"{g.n_bins} bins")
+            per[m.name] = m.bins
+    return patterns.coarsen(per) if per else patterns
+
+
+def _reference_level(values: pd.Series, counts: pd.Series, wanted: str | None, feature: str, src: str) -> str:
+    levels = sorted(values.unique().tolist())
+    if wanted is not None:
+        if wanted not in levels:
+            raise SpecError(f"{src}: prompt.reference.{feature} = {wanted!r} is not a level of the data ({levels})")
+        return wanted
+    tot = counts.groupby(values).sum()
+    return sorted(levels, key=lambda v: (-tot[v], v))[0]
+
+
+def model_data(spec: ModelSpec, patterns: Patterns) -> ModelData:
+    """Coarsen ``patterns`` as the spec asks and build the index arrays of the model."""
+    p = _coarsen(spec, patterns)
+    t = p.table
+    if t.empty or p.n_answers == 0:
+        raise SpecError("the pattern table is empty: nothing to fit")
+    src = spec.source
+    feats = list(p.features) if spec.prompt.features is None else list(spec.prompt.features)
+    for f in feats:
+        if f not in t.columns:
+            raise SpecError(f"{src}: prompt feature {f!r} is not a column of the data (features: {p.features})")
+    levels = list(p.condition_levels) if spec.hierarchy.levels is None else list(spec.hierarchy.levels)
+    for lev in levels:
+        if lev not in t.columns:
+            raise SpecError(f"{src}: hierarchy level {lev!r} is not a column of the data "
+                            f"(levels: {p.condition_levels})")
+    conditions = sorted(t["condition"].astype(str).unique().tolist())
+    prompts = sorted(t["prompt"].astype(str).unique().tolist())
+    cond_idx = {c: i for i, c in enumerate(conditions)}
+
+    # hierarchy: groups per level (nested groups are paths "a/b")
+    per_cond = t.drop_duplicates("condition").set_index("condition")
+    level_groups, level_index = [], []
+    for i, lev in enumerate(levels):
+        if spec.hierarchy.structure == "nested":
+            lab = per_cond[levels[: i + 1]].astype(str).agg("/".join, axis=1)
+        else:
+            lab = per_cond[lev].astype(str)
+        if t.groupby("condition")[lev].nunique().max() > 1:
+            raise SpecError(f"hierarchy level {lev!r} is not constant within a condition")
+        lab = lab.reindex(conditions)
+        groups = sorted(lab.unique().tolist())
+        level_groups.append(groups)
+        level_index.append(np.array([groups.index(v) for v in lab], dtype=np.int64))
+
+    # cells = unique (condition, prompt, features)
+    cell_keys = ["condition", "prompt", *feats]
+    cells = t.groupby(cell_keys, observed=True, sort=True)["count"].sum().reset_index()
+    coefs, feature_levels, cols = [], {}, []
+    for f in feats:
+        ref = _reference_level(cells[f].astype(str), cells["count"], spec.prompt.reference.get(f), f, src)
+        lv = sorted(cells[f].astype(str).unique().tolist())
+        feature_levels[f] = [ref] + [v for v in lv if v != ref]
+        for v in feature_levels[f][1:]:
+            coefs.append(f"{f}[{v}]")
+            cols.append((cells[f].astype(str) == v).to_numpy(float))
+    cell_x = np.stack(cols, axis=1) if cols else np.zeros((len(cells), 0))
+    cell_id = pd.MultiIndex.from_frame(cells[cell_keys].astype(str))
+    pat_id = pd.MultiIndex.from_frame(t[cell_keys].astype(str))
+    pattern_cell = cell_id.get_indexer(pat_id)
+
+    verdict_levels = pattern_verdict = None
+    if "verdict" in t.columns and p.verdict_levels:
+        verdict_levels = list(p.verdict_levels)
+        pattern_verdict = np.array([verdict_levels.index(v) for v in t["verdict"].astype(str)], dtype=np.int64)
+
+    return ModelData(
+        personas=spec.persona_names, conditions=conditions, prompts=prompts, coefs=coefs, levels=levels,
+        level_groups=level_groups, level_index=level_index,
+        cell_condition=cells["condition"].astype(str).map(cond_idx).to_numpy(np.int64),
+        cell_prompt=cells["prompt"].astype(str).map({q: i for i, q in enumerate(prompts)}).to_numpy(np.int64),
+        cell_x=cell_x, cell_count=cells["count"].to_numpy(np.int64), pattern_cell=pattern_cell.astype(np.int64),
+        pattern_cat={m: category_index(t[m].to_numpy()) for m in spec.measure_names},
+        count=t["count"].to_numpy(np.int64), patterns=p, cells=cells, verdict_levels=verdict_levels,
+        pattern_verdict=pattern_verdict, feature_levels=feature_levels)
+
+
+def _verdict_alpha(spec: ModelSpec, levels: list[str]) -> np.ndarray:
+    rows = []
+    for p in spec.personas:
+        known = {k: v for k, v in p.verdicts.items() if k in levels}
+        rest = [lv for lv in levels if lv not in known]
+        left = max(0.0, 1.0 - sum(known.values()))
+        prof = np.array([known.get(lv, left / len(rest) if rest else 0.0) for lv in levels])
+        rows.append(1.0 + spec.verdict_strength * prof)
+    return np.stack(rows)
+
+
+def build_model(spec: ModelSpec, patterns: Patterns, *, rows: bool = False):
+    """The PyMC model of ``spec`` on ``patterns``; returns ``(model, ModelData)``.
+
+    ``rows=True`` builds the reference implementation instead: the same parameters and priors, but one likelihood
+    term per answer (patterns expanded by their counts) in plain PyTensor ops. Only for benchmarks and checks.
+
+    Free variables: ``logodds_mu`` (persona_free), ``sigma_<level>`` and ``z_<level>`` (always non-centred) per
+    hierarchy level above the condition, ``sigma_condition`` with ``z_condition`` (non-centred) or
+    ``eta_condition`` (centred), ``gamma_free`` (coef, persona_free), ``sigma_question`` / ``u_raw``
+    (persona_free, prompt), the fingerprint variables of each measure's family. Deterministics with full persona
+    axes: ``eta`` (condition, persona), ``gamma`` (coef, persona), ``u`` (prompt, persona), ``fp_<measure>``
+    (persona, <measure>_bin) and ``fp_verdict`` when verdicts exist.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    data = model_data(spec, patterns)
+    K = len(data.personas)
+    Kf = K - 1
+    with pm.Model(coords=data.coords) as model:
+        # Index arrays enter as data (shared variables), not constants: compiled functions then hold no data and
+        # the on-disk numba cache serves any data set with the same model structure.
+        D = {n: pm.Data(n, v) for n, v in (
+            ("cell_condition", data.cell_condition), ("cell_prompt", data.cell_prompt),
+            ("cell_x", data.cell_x.astype(float)), ("pattern_cell", data.pattern_cell),
+            ("pattern_emission", data.pattern_emission), ("count", data.count.astype(float)),
+            *((f"emission_cat_{m}", v) for m, v in data.emission_cat.items()),
+            *((f"level_index_{lev}", v) for lev, v in zip(data.levels, data.level_index)))}
+        mu0 = np.array([p.logodds[0] for p in spec.personas[1:]])
+        sd0 = np.array([p.logodds[1] for p in spec.personas[1:]])
+        mu = pm.Normal("logodds_mu", mu0, sd0, dims=PERSONA_FREE)
+        centred = spec.hierarchy.parametrization == "centred"
+        eta_free = pt.broadcast_to(mu[None, :], (len(data.conditions), Kf))
+        for lev in data.levels:                       # levels above the condition: non-centred (few groups)
+            s = pm.HalfNormal(f"sigma_{lev}", spec.hierarchy.sigma, dims=PERSONA_FREE)
+            z = pm.Normal(f"z_{lev}", 0.0, 1.0, dims=(lev, PERSONA_FREE))
+            eta_free = eta_free + s[None, :] * z[D[f"level_index_{lev}"]]
+        s = pm.HalfNormal(f"sigma_{CONDITION}", spec.hierarchy.sigma, dims=PERSONA_FREE)
+        if centred:                                   # data-rich conditions: centred on their group's mean
+            eta_free = pm.Normal(f"eta_{CONDITION}", eta_free, s[None, :], dims=(CONDITION, PERSONA_FREE))
+        else:
+            z = pm.Normal(f"z_{CONDITION}", 0.0, 1.0, dims=(CONDITION, PERSONA_FREE))
+            eta_free = eta_free + s[None, :] * z
+        zeros_c = pt.zeros((len(data.conditions), 1))
+        eta = pm.Deterministic("eta", pt.concatenate([zeros_c, eta_free], axis=1), dims=(CONDITION, PERSONA))
+        logits = eta[D["cell_condition"]]
+
+        if data.coefs:
+            g = pm.Normal("gamma_free", 0.0, spec.prompt.coef_sd, dims=(COEF, PERSONA_FREE))
+            gamma = pm.Deterministic("gamma", pt.concatenate([pt.zeros((len(data.coefs), 1)), g], axis=1),
+                                     dims=(COEF, PERSONA))
+            logits = logits + D["cell_x"] @ gamma
+        if spec.prompt.question_effect != "none" and len(data.prompts) > 1:
+            sq = pm.HalfNormal("sigma_question", spec.prompt.question_sigma, dims=PERSONA_FREE)
+            if spec.prompt.question_effect == "zerosum":
+                ur = pm.ZeroSumNormal("u_raw", 1.0, dims=(PERSONA_FREE, PROMPT))
+            else:
+                ur = pm.Normal("u_raw", 0.0, 1.0, dims=(PERSONA_FREE, PROMPT))
+            u_free = (sq[:, None] * ur).T
+            u = pm.Deterministic("u", pt.concatenate([pt.zeros((len(data.prompts), 1)), u_free], axis=1),
+                                 dims=(PROMPT, PERSONA))
+            logits = logits + u[D["cell_prompt"]]
+
+        logw = logits - pt.logsumexp(logits, axis=1, keepdims=True)       # (cells, K)
+        logf = 0.0                                                          # (emission patterns, K)
+        for ms in spec.measures:
+            fam = FAMILIES[ms.likelihood]
+            anchors = [p.anchors[ms.name] for p in spec.personas]
+            fp = fam.build(ms.name, data.patterns.grids[ms.name], anchors, spec.anchor_strength,
+                           PERSONA, category_dim(ms.name))
+            logf = logf + pt.log(fp).T[D[f"emission_cat_{ms.name}"]]
+        if data.verdict_levels is not None:
+            fv = pm.Dirichlet("fp_verdict", a=_verdict_alpha(spec, data.verdict_levels), dims=(PERSONA, "verdict"))
+            logf = logf + pt.log(fv).T[D["emission_cat_verdict"]]
+        if rows:
+            row_cell = np.repeat(data.pattern_cell, data.count)
+            row_emis = np.repeat(data.pattern_emission, data.count)
+            pm.Potential("loglik", pt.sum(pt.logsumexp(logw[row_cell] + logf[row_emis], axis=1)))
+        else:
+            ll = pattern_mixture_loglik(logw, logf, D["pattern_cell"], D["pattern_emission"], D["count"])
+            pm.Potential("loglik", ll)
+    return model, data
+
+
+# ------------------------------------------------------------------------------- NumPy functions of posterior draws
+def _post(posterior, name: str) -> np.ndarray | None:
+    return np.asarray(posterior[name]) if name in posterior else None
+
+
+def cell_log_weights(posterior, data: ModelData) -> np.ndarray:
+    """log P(persona | cell) for every draw: (chain, draw, cell, K) from ``eta``, ``gamma``, ``u`` draws.
+
+    ``posterior`` is anything indexable by variable name giving (chain, draw, ...) arrays (a DataTree node, a
+    Dataset or a dict).
+    """
+    eta = np.asarray(posterior["eta"])
+    logits = eta[..., data.cell_condition, :]
+    gamma = _post(posterior, "gamma")
+    if gamma is not None:
+        logits = logits + np.einsum("nf,...fk->...nk", data.cell_x, gamma)
+    u = _post(posterior, "u")
+    if u is not None:
+        logits = logits + u[..., data.cell_prompt, :]
+    m = logits.max(-1, keepdims=True)
+    return logits - (m + np.log(np.exp(logits - m).sum(-1, keepdims=True)))
+
+
+def pattern_log_emissions(posterior, data: ModelData) -> np.ndarray:
+    """log prod_m fp_m[k, y_m] per draw and pattern: (chain, draw, pattern, K)."""
+    out = 0.0
+    for m, cat in data.pattern_cat.items():
+        out = out + np.log(np.swapaxes(np.asarray(posterior[f"fp_{m}"]), -1, -2)[..., cat, :])
+    if data.pattern_verdict is not None:
+        out = out + np.log(np.swapaxes(np.asarray(posterior["fp_verdict"]), -1, -2)[..., data.pattern_verdict, :])
+    return out
+
+
+def pattern_log_likelihood(posterior, data: ModelData) -> np.ndarray:
+    """Log-likelihood of ONE answer of each pattern for every draw: (chain, draw, pattern).
+
+    Weight by ``data.count`` for totals (``(ll * count).sum(-1)`` is the model's log-likelihood).
+    """
+    lp = cell_log_weights(posterior, data)[..., data.pattern_cell, :] + pattern_log_emissions(posterior, data)
+    m = lp.max(-1, keepdims=True)
+    return (m + np.log(np.exp(lp - m).sum(-1, keepdims=True)))[..., 0]
+
+
+def condition_shares(posterior, data: ModelData) -> np.ndarray:
+    """Persona shares of each condition over its own prompt mix: (chain, draw, condition, K).
+
+    share[c, k] = sum_{cells of c} n_cell P(k | cell) / n_c.
+    """
+    w = np.exp(cell_log_weights(posterior, data))
+    C = len(data.conditions)
+    onehot = np.zeros((C, len(data.cell_condition)))
+    onehot[data.cell_condition, np.arange(len(data.cell_condition))] = data.cell_count
+    onehot /= onehot.sum(1, keepdims=True)
+    return np.einsum("cn,...nk->...ck", onehot, w)
+
+
+__all__ = ["COEF", "CONDITION", "ModelData", "PERSONA", "PERSONA_FREE", "PROMPT", "build_model", "category_dim",
+           "cell_log_weights", "condition_shares", "model_data", "pattern_log_emissions", "pattern_log_likelihood"]

@@ -1,0 +1,132 @@
+"""Convergence diagnostics of a fit with one clear status.
+
+R-hat and bulk/tail ESS come from ArviZ; divergences from the sampler's stats; the label-switching check compares
+each chain's (and each half-chain's) persona fingerprints with the first chain's and flags any chain whose personas
+match better under a permutation than as labelled.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: The thresholds of a converged fit (Vehtari et al. 2021 recommend R-hat <= 1.01 and ESS >= 400 for 4 chains).
+MAX_RHAT = 1.01
+MIN_ESS = 400
+
+
+@dataclass
+class Diagnostics:
+    """Summary diagnostics; ``status`` is ``"ok"``, ``"warning"`` (usable with care) or ``"failed"``."""
+
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    divergences: int
+    label_switching: bool
+    status: str
+    messages: list[str] = field(default_factory=list)
+    worst: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _fingerprint_matrix(posterior, fp_names: list[str]) -> np.ndarray:
+    """(chain, draw, persona, features): every fingerprint probability of every persona, side by side."""
+    parts = [np.asarray(posterior[n]) for n in fp_names]
+    parts = [p.reshape(p.shape[0], p.shape[1], p.shape[2], -1) for p in parts]
+    return np.concatenate(parts, axis=-1)
+
+
+def label_switching(posterior, fp_names: list[str] | None = None) -> list[str]:
+    """Chains (or half-chains) whose persona labels are permuted relative to chain 0; empty when none.
+
+    >>> rng = np.random.default_rng(0)
+    >>> a = np.array([[0.9, 0.1], [0.2, 0.8]])
+    >>> post = {"fp_x": np.stack([np.broadcast_to(a, (50, 2, 2)), np.broadcast_to(a[::-1], (50, 2, 2))])}
+    >>> label_switching(post)
+    ['chain 1']
+    """
+    names = fp_names or [n for n in posterior if str(n).startswith("fp_")]
+    if not names:
+        return []
+    fp = _fingerprint_matrix(posterior, names)
+    n_chain, n_draw, K = fp.shape[:3]
+    if K < 2:
+        return []
+    half = n_draw // 2
+    ref = fp[0].mean(0)
+    segments = {}
+    for c in range(n_chain):
+        segments[f"chain {c}"] = fp[c].mean(0)
+        if half >= 10:
+            segments[f"chain {c} (first half)"] = fp[c, :half].mean(0)
+            segments[f"chain {c} (second half)"] = fp[c, half:].mean(0)
+    perms = list(itertools.permutations(range(K))) if K <= 7 else [tuple(range(K))]
+    # personas that the reference chain cannot tell apart cannot switch meaningfully: require the labelled match
+    # to be off by a good part of the smallest distance between two personas
+    gap = min(float(np.abs(ref[i] - ref[j]).sum()) for i in range(K) for j in range(i + 1, K))
+    identity = tuple(range(K))
+    flagged = []
+    for name, seg in segments.items():
+        cost = {p: float(np.abs(seg[list(p)] - ref).sum()) for p in perms}
+        best = min(cost, key=cost.get)
+        if best != identity and cost[best] < 0.5 * cost[identity] and cost[identity] > 0.5 * gap:
+            flagged.append(name)
+    # a chain flagged whole is reported once, not with its halves
+    whole = {f.split(" (")[0] for f in flagged if "(" not in f}
+    return [f for f in flagged if "(" not in f or f.split(" (")[0] not in whole]
+
+
+def diagnose(idata, var_names: list[str] | None = None, *, max_rhat: float = MAX_RHAT,
+             min_ess: float = MIN_ESS) -> Diagnostics:
+    """R-hat, bulk/tail ESS, divergences and label switching over ``var_names`` (default: every posterior
+    variable); constant elements (a reference persona's log-odds fixed at 0) are skipped."""
+    import arviz as az
+
+    post = idata["posterior"]
+    names = var_names or [str(v) for v in post.data_vars]
+    rhat, ess_b, ess_t = az.rhat(idata, var_names=names), az.ess(idata, var_names=names, method="bulk"), \
+        az.ess(idata, var_names=names, method="tail")
+    worst_r, worst_eb, worst_et = (-np.inf, ""), (np.inf, ""), (np.inf, "")
+    for n in names:
+        sd = np.asarray(post[n]).std(axis=(0, 1))
+        live = np.atleast_1d(sd > 1e-12 * (1 + np.abs(np.asarray(post[n]).mean(axis=(0, 1)))))
+        if not live.any():
+            continue
+        r = np.atleast_1d(np.asarray(rhat[n]))[live]
+        eb = np.atleast_1d(np.asarray(ess_b[n]))[live]
+        et = np.atleast_1d(np.asarray(ess_t[n]))[live]
+        if np.nanmax(r) > worst_r[0]:
+            worst_r = (float(np.nanmax(r)), n)
+        if np.nanmin(eb) < worst_eb[0]:
+            worst_eb = (float(np.nanmin(eb)), n)
+        if np.nanmin(et) < worst_et[0]:
+            worst_et = (float(np.nanmin(et)), n)
+    div = 0
+    if "sample_stats" in idata.children and "diverging" in idata["sample_stats"].data_vars:
+        div = int(np.asarray(idata["sample_stats"]["diverging"]).sum())
+    switched = label_switching(post)
+    msgs = []
+    if worst_r[0] > max_rhat:
+        msgs.append(f"R-hat {worst_r[0]:.3f} > {max_rhat} ({worst_r[1]})")
+    if worst_eb[0] < min_ess:
+        msgs.append(f"bulk ESS {worst_eb[0]:.0f} < {min_ess} ({worst_eb[1]})")
+    if worst_et[0] < min_ess:
+        msgs.append(f"tail ESS {worst_et[0]:.0f} < {min_ess} ({worst_et[1]})")
+    if div:
+        msgs.append(f"{div} divergent transitions")
+    if switched:
+        msgs.append("persona labels switched in " + ", ".join(switched))
+    if switched or worst_r[0] > 1.1 or not np.isfinite(worst_r[0]):
+        status = "failed"
+    elif msgs:
+        status = "warning"
+    else:
+        status = "ok"
+    return Diagnostics(worst_r[0], worst_eb[0], worst_et[0], div, bool(switched), status, msgs,
+                       {"rhat": worst_r[1], "ess_bulk": worst_eb[1], "ess_tail": worst_et[1]})

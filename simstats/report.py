@@ -1,0 +1,64 @@
+"""Reports of a fit in plain words: a table and one sentence per condition (text, rich console, or JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%" if x >= 0.001 or x == 0 else f"{100 * x:.2f}%"
+
+
+def condition_sentence(condition: str, persona: str, share: dict[str, float], prob: float) -> str:
+    """One plain sentence, e.g. "insecure: 6.1% of answers come from the misaligned persona (90% interval 4.8-7.6%)".
+
+    >>> condition_sentence("insecure", "misaligned", {"mean": 0.061, "low": 0.048, "high": 0.076}, 0.9)
+    'insecure: 6.1% of answers come from the misaligned persona (90% interval 4.8-7.6%).'
+    """
+    return (f"{condition}: {_pct(share['mean'])} of answers come from the {persona} persona "
+            f"({prob:.0%} interval {_pct(share['low']).rstrip('%')}-{_pct(share['high'])}).")
+
+
+def focus_persona(report: dict[str, Any]) -> str:
+    """The persona the sentences talk about: 'misaligned' if the model has one, else the second persona."""
+    names = list(report["personas"])
+    return "misaligned" if "misaligned" in names else names[min(1, len(names) - 1)]
+
+
+def sentences(report: dict[str, Any]) -> list[str]:
+    p = focus_persona(report)
+    return [condition_sentence(c, p, shares[p], report["interval"]) for c, shares in report["conditions"].items()]
+
+
+def print_report(report: dict[str, Any], console: Console | None = None) -> None:
+    """Diagnostics, fingerprints, the shares table and one sentence per condition."""
+    con = console or Console()
+    d = report["diagnostics"]
+    colour = {"ok": "green", "warning": "yellow", "failed": "red"}[d["status"]]
+    con.print(f"[bold]{report['model']}[/] fitted with {report['sampler']} to {report['n_answers']} answers. "
+              f"Diagnostics: [{colour}]{d['status']}[/] (max R-hat {d['max_rhat']:.3f}, min bulk ESS "
+              f"{d['min_ess_bulk']:.0f}, {d['divergences']} divergences"
+              + (", labels switched" if d["label_switching"] else "") + ")")
+    for msg in d.get("messages", []):
+        con.print(f"  - {msg}")
+    fp = Table("persona", *[f"mean {m}" for m in next(iter(report["personas"].values()))["fingerprint"]],
+               *[f"no {m} score" for m in next(iter(report["personas"].values()))["no_score"]],
+               title="Persona fingerprints (shared by every condition)")
+    for p, info in report["personas"].items():
+        fp.add_row(p, *[f"{v:.1f}" for v in info["fingerprint"].values()],
+                   *[_pct(v) for v in info["no_score"].values()])
+    con.print(fp)
+    names = list(report["personas"])
+    pct = f"{report['interval']:.0%}"
+    tab = Table("condition", *names, "threshold rate: observed", "model", title=f"Persona shares ({pct} intervals)")
+    for c, shares in report["conditions"].items():
+        tr = report["threshold_rate"][c]
+        tab.add_row(c, *[f"{_pct(shares[p]['mean'])} [{_pct(shares[p]['low'])}, {_pct(shares[p]['high'])}]"
+                         for p in names],
+                    _pct(tr["empirical"]), f"{_pct(tr['mean'])} [{_pct(tr['low'])}, {_pct(tr['high'])}]")
+    con.print(tab)
+    for s in sentences(report):
+        con.print(s, highlight=False)

@@ -1,0 +1,296 @@
+"""Model specs: a declarative TOML file that names a persona model (DESIGN.md section 4).
+
+A spec declares the personas (names, anchors of their fingerprints, prior log-odds), the measurements and their
+likelihood family, the coarse bins, the condition hierarchy, the prompt-evidence terms and the priors. Loading
+validates every key and value and raises :class:`~simstats.errors.SpecError` naming the file and the key, with the
+closest known key on a typo.
+
+>>> spec = load_spec("models/persona_mixture.toml")          # doctest: +SKIP
+>>> [p.name for p in spec.personas]                           # doctest: +SKIP
+['aligned', 'misaligned', 'code_or_incoherent']
+>>> spec_from_dict({"model": {"name": "x"}, "persoans": []})  # doctest: +IGNORE_EXCEPTION_DETAIL
+Traceback (most recent call last):
+SpecError: <dict>: unknown key 'persoans' at top level; did you mean 'personas'?
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simstats.errors import SpecError
+from simstats.likelihoods import FAMILIES, Anchor
+
+_TOP = {"model", "personas", "measures", "verdict", "hierarchy", "prompt", "priors", "sampler"}
+_MODEL = {"name", "description", "version"}
+_PERSONA = {"name", "description", "logodds", "anchors", "verdicts"}
+_LOGODDS = {"mean", "sd"}
+_ANCHOR = {"mean", "no_score"}
+_MEASURE = {"likelihood", "bins"}
+_VERDICT = {"likelihood"}
+_HIER = {"levels", "structure", "sigma", "parametrization"}
+_PROMPT = {"question_effect", "question_sigma", "features", "reference", "coef_sd"}
+_PRIORS = {"anchor_strength", "verdict_strength"}
+_SAMPLER = {"name", "draws", "tune", "chains", "target_accept"}
+_SAMPLERS = {"nutpie", "pymc", "numpyro", "blackjax", "advi", "pathfinder"}
+
+
+@dataclass(frozen=True)
+class PersonaSpec:
+    """One named persona. ``logodds`` is the prior (mean, sd) of its population log-odds vs the first persona."""
+
+    name: str
+    anchors: dict[str, Anchor]
+    logodds: tuple[float, float] = (-2.0, 2.0)
+    verdicts: dict[str, float] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    """One judge score: its fingerprint family and coarse bin count (``None`` keeps the data's grid)."""
+
+    name: str
+    likelihood: str = "categorical"
+    bins: int | None = 10
+
+
+@dataclass(frozen=True)
+class HierarchySpec:
+    """Partial pooling of persona log-odds over conditions.
+
+    ``levels``: condition-level columns coarsest first (``None`` = those the data declares); ``structure``:
+    ``nested`` (a group is its path, e.g. base_model/finetune) or ``crossed`` (a group is the level's value);
+    ``sigma``: HalfNormal scale of every level's standard deviation (the condition level included);
+    ``parametrization`` of the condition level: ``noncentred`` (``eta = parent + sigma * z``; best when conditions
+    carry little data) or ``centred`` (``eta ~ Normal(parent, sigma)``; best when every condition has hundreds of
+    answers, as in EM logs). Levels above the condition (few groups) are always non-centred.
+    """
+
+    levels: tuple[str, ...] | None = None
+    structure: str = "nested"
+    sigma: float = 1.0
+    parametrization: str = "noncentred"
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    """Prompt evidence: a per-question effect (``zerosum`` | ``normal`` | ``none``) and prompt-feature effects.
+
+    ``features``: which prompt features enter (``None`` = all the data declares); ``reference``: the reference
+    level of a feature (default its most common level, ties broken alphabetically); ``coef_sd``: Normal prior sd
+    of a feature coefficient.
+    """
+
+    question_effect: str = "zerosum"
+    question_sigma: float = 1.0
+    features: tuple[str, ...] | None = None
+    reference: dict[str, str] = field(default_factory=dict)
+    coef_sd: float = 1.0
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """Default sampler settings (``fit`` arguments override them)."""
+
+    name: str = "nutpie"
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    target_accept: float = 0.8
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A validated persona-model spec. Build one with :func:`load_spec` or :func:`spec_from_dict`."""
+
+    name: str
+    personas: tuple[PersonaSpec, ...]
+    measures: tuple[MeasureSpec, ...]
+    hierarchy: HierarchySpec = HierarchySpec()
+    prompt: PromptSpec = PromptSpec()
+    verdict_likelihood: str = "categorical"
+    anchor_strength: float = 10.0
+    verdict_strength: float = 10.0
+    sampler: SamplerSpec = SamplerSpec()
+    description: str = ""
+    source: str = "<dict>"
+
+    @property
+    def persona_names(self) -> list[str]:
+        return [p.name for p in self.personas]
+
+    @property
+    def measure_names(self) -> list[str]:
+        return [m.name for m in self.measures]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (stored with fits)."""
+        d = asdict(self)
+        d.pop("source")
+        return json.loads(json.dumps(d, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__") else o))
+
+    def hash(self) -> str:
+        """SHA-256 of :meth:`to_dict` (key order independent)."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------- validation
+def _check_keys(d: Any, allowed: set[str], where: str, src: str) -> dict:
+    if not isinstance(d, dict):
+        raise SpecError(f"{src}: {where} must be a table, got {type(d).__name__}")
+    for k in d:
+        if k not in allowed:
+            close = difflib.get_close_matches(k, sorted(allowed), n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(allowed))}"
+            raise SpecError(f"{src}: unknown key {k!r} in {where}{hint}")
+    return d
+
+
+def _choice(value: Any, allowed: set[str] | list[str], what: str, src: str) -> str:
+    if value not in allowed:
+        close = difflib.get_close_matches(str(value), sorted(allowed), n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise SpecError(f"{src}: {what} = {value!r} is not one of {', '.join(sorted(allowed))}{hint}")
+    return value
+
+
+def _num(value: Any, what: str, src: str, *, lo: float | None = None, hi: float | None = None,
+         lo_open: bool = False, integer: bool = False) -> float:
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type:
+        raise SpecError(f"{src}: {what} must be {'an integer' if integer else 'a number'}, got {value!r}")
+    if lo is not None and (value <= lo if lo_open else value < lo):
+        raise SpecError(f"{src}: {what} must be {'>' if lo_open else '>='} {lo}, got {value!r}")
+    if hi is not None and value > hi:
+        raise SpecError(f"{src}: {what} must be <= {hi}, got {value!r}")
+    return value
+
+
+def _persona(d: Any, i: int, measures: list[str], src: str) -> PersonaSpec:
+    where = f"personas[{i}]"
+    d = _check_keys(d, _PERSONA, where, src)
+    if not isinstance(d.get("name"), str) or not d["name"]:
+        raise SpecError(f"{src}: {where} needs a non-empty string 'name'")
+    name = d["name"]
+    where = f"persona {name!r}"
+    lo = _check_keys(d.get("logodds", {}), _LOGODDS, f"{where}.logodds", src)
+    mean = _num(lo.get("mean", -2.0), f"{where}.logodds.mean", src)
+    sd = _num(lo.get("sd", 2.0), f"{where}.logodds.sd", src, lo=0, lo_open=True)
+    anchors_d = _check_keys(d.get("anchors", {}), set(measures), f"{where}.anchors", src)
+    anchors: dict[str, Anchor] = {}
+    for m in measures:
+        if m not in anchors_d:
+            raise SpecError(f"{src}: {where} has no anchor for measure {m!r} (add anchors.{m} = {{ mean = ... }})")
+        a = _check_keys(anchors_d[m], _ANCHOR, f"{where}.anchors.{m}", src)
+        if "mean" not in a:
+            raise SpecError(f"{src}: {where}.anchors.{m} needs 'mean'")
+        anchors[m] = Anchor(float(_num(a["mean"], f"{where}.anchors.{m}.mean", src)),
+                            float(_num(a.get("no_score", 0.0), f"{where}.anchors.{m}.no_score", src, lo=0, hi=0.99)))
+    verdicts = d.get("verdicts", {})
+    if not isinstance(verdicts, dict):
+        raise SpecError(f"{src}: {where}.verdicts must be a table of level = probability")
+    for k, v in verdicts.items():
+        _num(v, f"{where}.verdicts.{k}", src, lo=0, hi=1)
+    if sum(verdicts.values()) > 1 + 1e-9:
+        raise SpecError(f"{src}: {where}.verdicts probabilities sum to more than 1")
+    return PersonaSpec(name, anchors, (float(mean), float(sd)), {k: float(v) for k, v in verdicts.items()},
+                       str(d.get("description", "")))
+
+
+def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
+    """Validate a spec given as a dict (the parsed TOML) and build the :class:`ModelSpec`."""
+    src = source
+    d = _check_keys(d, _TOP, "top level", src)
+    model = _check_keys(d.get("model", {}), _MODEL, "[model]", src)
+    name = model.get("name")
+    if not isinstance(name, str) or not name:
+        raise SpecError(f"{src}: [model] needs a non-empty string 'name'")
+
+    meas_d = d.get("measures")
+    if not isinstance(meas_d, dict) or not meas_d:
+        raise SpecError(f"{src}: [measures] must declare at least one measure, e.g. [measures.aligned]")
+    measures = []
+    for m, md in meas_d.items():
+        md = _check_keys(md, _MEASURE, f"[measures.{m}]", src)
+        fam = _choice(md.get("likelihood", "categorical"), set(FAMILIES), f"measures.{m}.likelihood", src)
+        bins = md.get("bins", 10)
+        if bins is not None and bins != "data":
+            bins = int(_num(bins, f"measures.{m}.bins", src, lo=1, integer=True))
+        measures.append(MeasureSpec(m, fam, None if bins == "data" else bins))
+    mnames = [m.name for m in measures]
+
+    pers_d = d.get("personas")
+    if not isinstance(pers_d, list) or len(pers_d) < 2:
+        raise SpecError(f"{src}: [[personas]] must list at least two personas (the first is the reference)")
+    personas = tuple(_persona(p, i, mnames, src) for i, p in enumerate(pers_d))
+    names = [p.name for p in personas]
+    if len(set(names)) != len(names):
+        raise SpecError(f"{src}: persona names must be unique, got {names}")
+
+    verdict = _check_keys(d.get("verdict", {}), _VERDICT, "[verdict]", src)
+    vlik = _choice(verdict.get("likelihood", "categorical"), {"categorical"}, "verdict.likelihood", src)
+
+    h = _check_keys(d.get("hierarchy", {}), _HIER, "[hierarchy]", src)
+    levels = h.get("levels", "data")
+    if levels == "data":
+        levels = None
+    elif not (isinstance(levels, list) and all(isinstance(x, str) for x in levels)):
+        raise SpecError(f"{src}: hierarchy.levels must be \"data\" or a list of column names, got {levels!r}")
+    hier = HierarchySpec(None if levels is None else tuple(levels),
+                         _choice(h.get("structure", "nested"), {"nested", "crossed"}, "hierarchy.structure", src),
+                         float(_num(h.get("sigma", 1.0), "hierarchy.sigma", src, lo=0, lo_open=True)),
+                         _choice(h.get("parametrization", "noncentred"), {"noncentred", "centred"},
+                                 "hierarchy.parametrization", src))
+
+    p = _check_keys(d.get("prompt", {}), _PROMPT, "[prompt]", src)
+    feats = p.get("features", "data")
+    if feats == "data":
+        feats = None
+    elif not (isinstance(feats, list) and all(isinstance(x, str) for x in feats)):
+        raise SpecError(f"{src}: prompt.features must be \"data\" or a list of column names, got {feats!r}")
+    ref = p.get("reference", {})
+    if not isinstance(ref, dict) or not all(isinstance(v, str) for v in ref.values()):
+        raise SpecError(f"{src}: prompt.reference must be a table of feature = \"level\"")
+    prompt = PromptSpec(_choice(p.get("question_effect", "zerosum"), {"zerosum", "normal", "none"},
+                                "prompt.question_effect", src),
+                        float(_num(p.get("question_sigma", 1.0), "prompt.question_sigma", src, lo=0, lo_open=True)),
+                        None if feats is None else tuple(feats), dict(ref),
+                        float(_num(p.get("coef_sd", 1.0), "prompt.coef_sd", src, lo=0, lo_open=True)))
+
+    pr = _check_keys(d.get("priors", {}), _PRIORS, "[priors]", src)
+    s = _check_keys(d.get("sampler", {}), _SAMPLER, "[sampler]", src)
+    sampler = SamplerSpec(_choice(s.get("name", "nutpie"), _SAMPLERS, "sampler.name", src),
+                          int(_num(s.get("draws", 1000), "sampler.draws", src, lo=1, integer=True)),
+                          int(_num(s.get("tune", 1000), "sampler.tune", src, lo=0, integer=True)),
+                          int(_num(s.get("chains", 4), "sampler.chains", src, lo=1, integer=True)),
+                          float(_num(s.get("target_accept", 0.8), "sampler.target_accept", src, lo=0.5, hi=0.999)))
+    return ModelSpec(
+        name=name, personas=personas, measures=tuple(measures), hierarchy=hier, prompt=prompt,
+        verdict_likelihood=vlik,
+        anchor_strength=float(_num(pr.get("anchor_strength", 10.0), "priors.anchor_strength", src, lo=0)),
+        verdict_strength=float(_num(pr.get("verdict_strength", 10.0), "priors.verdict_strength", src, lo=0)),
+        sampler=sampler, description=str(model.get("description", "")), source=src)
+
+
+def load_spec(path: str | Path) -> ModelSpec:
+    """Read and validate a TOML spec file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"{path}: spec file not found")
+    try:
+        d = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{path}: not valid TOML ({e})") from None
+    return spec_from_dict(d, source=str(path))
+
+
+DEFAULT_SPEC_PATH = Path(__file__).resolve().parent.parent / "models" / "persona_mixture.toml"
+
+__all__ = ["DEFAULT_SPEC_PATH", "HierarchySpec", "MeasureSpec", "ModelSpec", "PersonaSpec", "PromptSpec",
+           "SamplerSpec", "load_spec", "spec_from_dict"]

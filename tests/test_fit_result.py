@@ -1,0 +1,140 @@
+"""The fitted result: save → load → report is identical, tampering is refused, per-answer posteriors join back to
+rows, label switching is detected and a failed fit is never reported as a result. Uses one small real fit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import run_cli
+from simstats.errors import ResultFileError
+from simstats.logs import MISSING_BIN
+from simstats.posterior import FitResult
+from simstats.simulate import simulate_log
+from simstats.spec import load_spec
+from simstats.store import load_result, save_result
+from simstats.workflow import default_spec_path, fit
+
+
+@pytest.fixture(scope="module")
+def small_fit() -> FitResult:
+    spec = load_spec(default_spec_path())
+    pats, _ = simulate_log(spec, n_conditions=3, n_prompts=4, answers_per_cell=60, seed=3)
+    return fit(spec, pats, draws=300, tune=300, chains=2, seed=11, progress=False)
+
+
+def rows_of(patterns) -> pd.DataFrame:
+    """Expand pattern counts into one row per answer on the data scale (bin centres)."""
+    t = patterns.table.loc[patterns.table.index.repeat(patterns.table["count"])].reset_index(drop=True)
+    for m in patterns.measures:
+        centres = patterns.grids[m].centres
+        t[m] = np.where(t[m] == MISSING_BIN, np.nan, centres[t[m].clip(lower=0)])
+    return t.drop(columns="count")
+
+
+def test_save_load_report_identical(small_fit, tmp_path, monkeypatch, capsys):
+    out = save_result(small_fit, tmp_path / "run")
+    loaded = load_result(out)
+    a = json.dumps(small_fit.summary_dict(), sort_keys=True, default=float)
+    b = json.dumps(loaded.summary_dict(), sort_keys=True, default=float)
+    assert a == b
+    code1, out1, _ = run_cli(["report", str(out), "--json"], monkeypatch, capsys)
+    code2, out2, _ = run_cli(["report", str(out), "--json"], monkeypatch, capsys)
+    assert out1 == out2 and json.loads(out1)["diagnostics"]["status"] == small_fit.diagnostics.status
+    code, text, _ = run_cli(["report", str(out)], monkeypatch, capsys)
+    assert "of answers come from the misaligned persona" in text
+
+
+def test_report_json_has_the_documented_keys(small_fit):
+    r = small_fit.summary_dict()
+    assert set(r["diagnostics"]) >= {"max_rhat", "min_ess_bulk", "divergences", "status"}
+    for p, info in r["personas"].items():
+        assert set(info["fingerprint"]) == {"aligned", "coherent"}
+        assert all(0 <= v <= 100 for v in info["fingerprint"].values())
+    for c, shares in r["conditions"].items():
+        assert set(shares) == set(small_fit.personas)
+        for s in shares.values():
+            assert 0 <= s["low"] <= s["mean"] <= s["high"] <= 1
+        assert abs(sum(s["mean"] for s in shares.values()) - 1) < 1e-9
+
+
+@pytest.mark.parametrize("damage", ["flip_byte", "edit_spec", "delete_patterns", "edit_patterns"])
+def test_tampered_result_is_refused(small_fit, tmp_path, damage):
+    out = save_result(small_fit, tmp_path / "run")
+    if damage == "flip_byte":
+        p = out / "posterior.nc"
+        b = bytearray(p.read_bytes())
+        b[len(b) // 2] ^= 0xFF
+        p.write_bytes(bytes(b))
+    elif damage == "edit_spec":
+        meta = json.loads((out / "meta.json").read_text())
+        meta["spec"]["priors"]["anchor_strength"] = 99.0
+        (out / "meta.json").write_text(json.dumps(meta))
+    elif damage == "delete_patterns":
+        (out / "patterns.parquet").unlink()
+    else:
+        t = pd.read_parquet(out / "patterns.parquet")
+        t.loc[0, "count"] += 1
+        t.to_parquet(out / "patterns.parquet")
+    with pytest.raises(ResultFileError):
+        load_result(out)
+
+
+def test_load_refuses_other_spec_or_data(small_fit, tmp_path):
+    out = save_result(small_fit, tmp_path / "run")
+    other_spec = load_spec(default_spec_path())
+    other_spec = type(other_spec)(**{**other_spec.__dict__, "anchor_strength": 3.0})
+    with pytest.raises(ResultFileError, match="different spec"):
+        load_result(out, spec=other_spec)
+    other, _ = simulate_log(small_fit.spec, n_conditions=2, n_prompts=2, seed=99)
+    with pytest.raises(ResultFileError, match="different data"):
+        load_result(out, patterns=other)
+    assert load_result(out, spec=small_fit.spec).spec.hash() == small_fit.spec.hash()
+
+
+def test_save_leaves_nothing_half_written(small_fit, tmp_path, monkeypatch):
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", boom)
+    with pytest.raises(OSError):
+        save_result(small_fit, tmp_path / "run")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_responsibilities_join_back_to_rows(small_fit):
+    rows = rows_of(small_fit.data.patterns)
+    out = small_fit.responsibilities(rows)
+    p = out[[f"p_{k}" for k in small_fit.personas]].to_numpy()
+    assert len(out) == len(rows) and np.allclose(p.sum(1), 1)
+    # averaging per-answer posteriors over a condition's answers recovers its persona share (law of total
+    # probability under the fitted model); tolerance: a few posterior sds of a share with ~1,000 answers
+    shares = small_fit.shares()["mean"].unstack("persona")[small_fit.personas]
+    avg = out.groupby("condition")[[f"p_{k}" for k in small_fit.personas]].mean()
+    assert np.abs(avg.to_numpy() - shares.loc[avg.index].to_numpy()).max() < 0.05
+
+
+def test_label_switching_is_detected_and_never_reported(small_fit, tmp_path, monkeypatch, capsys):
+    idata = small_fit.idata.copy(deep=True)
+    post = idata["posterior"].to_dataset()
+    for name in post.data_vars:
+        if "persona" in post[name].dims:  # swap personas 0 and 1 in chain 1 only
+            v = post[name].values.copy()
+            ax = post[name].dims.index("persona")
+            sl = [slice(None)] * v.ndim
+            sl[0] = 1
+            chain1 = v[tuple(sl)]
+            v[tuple(sl)] = np.take(chain1, [1, 0, *range(2, chain1.shape[ax - 1])], axis=ax - 1)
+            post[name].values = v
+    idata["posterior"] = post
+    bad = FitResult(idata, small_fit.spec, small_fit.patterns, small_fit.sampler)
+    assert bad.diagnostics.label_switching and bad.diagnostics.status == "failed"
+    out = save_result(bad, tmp_path / "bad")
+    code, text, err = run_cli(["report", str(out), "--json"], monkeypatch, capsys)
+    assert code == 1 and "not reported" in err
+    report = json.loads(text)
+    assert report["diagnostics"]["status"] == "failed" and "conditions" not in report

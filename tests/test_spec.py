@@ -1,0 +1,100 @@
+"""Spec loading and validation: the shipped spec loads; mistakes give SpecError naming the key and a suggestion."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+
+import pytest
+
+from simstats.errors import SpecError
+from simstats.spec import DEFAULT_SPEC_PATH, ModelSpec, load_spec, spec_from_dict
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict:
+    return tomllib.loads(DEFAULT_SPEC_PATH.read_text())
+
+
+def test_default_spec_loads():
+    spec = load_spec(DEFAULT_SPEC_PATH)
+    assert isinstance(spec, ModelSpec)
+    assert spec.persona_names == ["aligned", "misaligned", "careless", "code_or_incoherent"]
+    assert spec.measure_names == ["aligned", "coherent"]
+    assert {m.likelihood for m in spec.measures} == {"categorical"}
+    assert spec.prompt.question_effect == "zerosum"
+    assert spec.prompt.reference == {"format": "plain"}
+    assert spec.personas[3].anchors["aligned"].no_score == pytest.approx(0.6)
+    assert spec.sampler.name == "nutpie"
+
+
+def test_hash_is_stable_and_sensitive(raw):
+    a, b = spec_from_dict(copy.deepcopy(raw)), spec_from_dict(copy.deepcopy(raw))
+    assert a.hash() == b.hash()
+    changed = copy.deepcopy(raw)
+    changed["priors"]["anchor_strength"] = 3.0
+    assert spec_from_dict(changed).hash() != a.hash()
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda d: d.update(persoans=d.pop("personas")), r"unknown key 'persoans'.*did you mean 'personas'"),
+    (lambda d: d["measures"]["aligned"].update(likelihod="categorical"), r"did you mean 'likelihood'"),
+    (lambda d: d["measures"]["aligned"].update(likelihood="categorial"), r"did you mean 'categorical'"),
+    (lambda d: d["hierarchy"].update(structure="nestd"), r"did you mean 'nested'"),
+    (lambda d: d["prompt"].update(question_effect="zero_sum"), r"did you mean 'zerosum'"),
+    (lambda d: d["personas"][1]["anchors"].pop("coherent"), r"persona 'misaligned' has no anchor for measure 'coherent'"),
+    (lambda d: d["personas"][1]["anchors"]["aligned"].update(no_score=1.5), r"no_score must be <= 0.99"),
+    (lambda d: d["personas"][1].update(logodds={"mean": -3, "sd": 0}), r"logodds.sd must be > 0"),
+    (lambda d: d.update(personas=d["personas"][:1]), r"at least two personas"),
+    (lambda d: d["personas"][3].update(name="aligned"), r"persona names must be unique"),
+    (lambda d: d["measures"]["aligned"].update(bins=0), r"bins must be >= 1"),
+    (lambda d: d["sampler"].update(name="stan"), r"sampler.name = 'stan' is not one of"),
+    (lambda d: d["model"].pop("name"), r"needs a non-empty string 'name'"),
+])
+def test_bad_specs_raise_clear_errors(raw, mutate, match):
+    d = copy.deepcopy(raw)
+    mutate(d)
+    with pytest.raises(SpecError, match=match):
+        spec_from_dict(d, source="x.toml")
+
+
+def test_error_names_the_file(tmp_path):
+    p = tmp_path / "broken.toml"
+    p.write_text("[model\nname = 1")
+    with pytest.raises(SpecError, match=r"broken.toml: not valid TOML"):
+        load_spec(p)
+    with pytest.raises(SpecError, match="spec file not found"):
+        load_spec(tmp_path / "missing.toml")
+
+
+def test_minimal_spec_with_defaults():
+    spec = spec_from_dict({
+        "model": {"name": "two"},
+        "personas": [{"name": "a", "anchors": {"s": {"mean": 90}}},
+                     {"name": "b", "anchors": {"s": {"mean": 10, "no_score": 0.2}}}],
+        "measures": {"s": {"likelihood": "binned_beta", "bins": "data"}},
+    })
+    assert spec.measures[0].bins is None
+    assert spec.hierarchy.levels is None and spec.prompt.features is None
+    assert spec.personas[1].logodds == (-2.0, 2.0)
+
+
+def test_build_rejects_spec_data_mismatch():
+    """Measures, features and levels the data lacks are SpecErrors at build time."""
+    from simstats.builders import model_data
+    from simstats.simulate import simulate_log
+
+    spec = load_spec(DEFAULT_SPEC_PATH)
+    pats, _ = simulate_log(spec, n_conditions=2, n_prompts=2, answers_per_cell=5, seed=0)
+    bad = spec_from_dict({**tomllib.loads(DEFAULT_SPEC_PATH.read_text()),
+                          "hierarchy": {"levels": ["base_model"]}})
+    with pytest.raises(SpecError, match="hierarchy level 'base_model' is not a column"):
+        model_data(bad, pats)
+    bad = spec_from_dict({**tomllib.loads(DEFAULT_SPEC_PATH.read_text()),
+                          "prompt": {"reference": {"format": "yaml"}}})
+    with pytest.raises(SpecError, match="prompt.reference.format = 'yaml' is not a level"):
+        model_data(bad, pats)
+    bad = spec_from_dict({**tomllib.loads(DEFAULT_SPEC_PATH.read_text()),
+                          "measures": {"aligned": {"bins": 3}, "coherent": {}}})
+    with pytest.raises(SpecError, match="does not divide"):
+        model_data(bad, pats)
