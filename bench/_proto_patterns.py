@@ -1,7 +1,13 @@
 # Prototype only: builds simstats Patterns from the shared clarifying-em CSVs with pandas
-import glob, re, numpy as np, pandas as pd
+import glob
+import re
+
+import pandas as pd
+
 from simstats.logs.grid import Grid
-from simstats.logs.patterns import Patterns, Accounting
+from simstats.logs.patterns import Accounting, Patterns
+
+
 def load(root="/work/shared/data/clarifying-em/open_models"):
     fs = sorted(glob.glob(f"{root}/*/*.csv"))
     parts = []

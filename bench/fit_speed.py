@@ -68,7 +68,7 @@ def _fit_real(args) -> dict:
               tune=args.tune, chains=args.chains, seed=1, progress=False)
     d = out.diagnostics
     return {"import": t_import, **out.timings, "converged": out.converged, "diagnostics": d.summary(),
-            "n_patterns": int(len(out.data.count))}
+            "n_patterns": len(out.data.count)}
 
 
 def child_real(args) -> dict:
@@ -102,7 +102,7 @@ def part_rows(args) -> dict:
                   seed=1, progress_bar=False, adaptation="low_rank")
     t_row = time.perf_counter() - t0
     return {"pattern_fit_s": t_pat, "row_fit_s": t_row, "row_compile_s": t_c, "rows": n_rows,
-            "patterns": int(len(out.data.count)), "ratio_row_over_pattern": t_row / t_pat}
+            "patterns": len(out.data.count), "ratio_row_over_pattern": t_row / t_pat}
 
 
 def part_growth(args) -> dict:

@@ -335,5 +335,18 @@ def condition_shares(posterior, data: ModelData) -> np.ndarray:
     return np.einsum("cn,...nk->...ck", onehot, w)
 
 
-__all__ = ["COEF", "CONDITION", "ModelData", "PERSONA", "PERSONA_FREE", "PROMPT", "build_model", "category_dim",
-           "cell_log_weights", "condition_shares", "model_data", "pattern_log_emissions", "pattern_log_likelihood"]
+__all__ = [
+    "COEF",
+    "CONDITION",
+    "PERSONA",
+    "PERSONA_FREE",
+    "PROMPT",
+    "ModelData",
+    "build_model",
+    "category_dim",
+    "cell_log_weights",
+    "condition_shares",
+    "model_data",
+    "pattern_log_emissions",
+    "pattern_log_likelihood",
+]

@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from simstats.errors import SimstatsError
 
@@ -24,22 +23,22 @@ app.add_typer(data_app, name="data")
 out = Console()
 err = Console(stderr=True)
 
-PathsArg = Annotated[Optional[list[Path]], typer.Argument(
+PathsArg = Annotated[list[Path] | None, typer.Argument(
     help="Log files or folders (CSV, JSONL, JSON, Parquet, Inspect .eval). Default: the bundled clarifying-em data.",
     show_default=False)]
-ConditionOpt = Annotated[Optional[list[str]], typer.Option(
+ConditionOpt = Annotated[list[str] | None, typer.Option(
     "--condition", help="Column(s) naming the checkpoint, coarsest first (repeat the flag). Default: file stem.")]
-FromFilenameOpt = Annotated[Optional[str], typer.Option(
+FromFilenameOpt = Annotated[str | None, typer.Option(
     "--condition-from-filename", help="Regex with named groups over file names, e.g. 'responses_(?P<model>.+)\\.csv'.")]
-PromptOpt = Annotated[Optional[str], typer.Option("--prompt", help="Question-id column. Default: question_id.")]
-PromptRegexOpt = Annotated[Optional[str], typer.Option(
+PromptOpt = Annotated[str | None, typer.Option("--prompt", help="Question-id column. Default: question_id.")]
+PromptRegexOpt = Annotated[str | None, typer.Option(
     "--prompt-regex", help="Regex with a named group 'prompt' (others become prompt features). Default: the EM "
     "convention that splits a _json / _template suffix into a 'format' feature; '' turns it off.")]
-MeasureOpt = Annotated[Optional[str], typer.Option(
+MeasureOpt = Annotated[str | None, typer.Option(
     "--measure", help="Judge-score column(s), comma-separated. Default: aligned,coherent.")]
-VerdictOpt = Annotated[Optional[str], typer.Option("--verdict", help="Column of categorical verdicts (CODE, ...).")]
-IdOpt = Annotated[Optional[str], typer.Option("--id", help="Column of answer ids that must be unique.")]
-RolesOpt = Annotated[Optional[Path], typer.Option("--roles", help="TOML roles file (flags override it).")]
+VerdictOpt = Annotated[str | None, typer.Option("--verdict", help="Column of categorical verdicts (CODE, ...).")]
+IdOpt = Annotated[str | None, typer.Option("--id", help="Column of answer ids that must be unique.")]
+RolesOpt = Annotated[Path | None, typer.Option("--roles", help="TOML roles file (flags override it).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 
 
@@ -88,35 +87,17 @@ def data_check(paths: PathsArg = None, condition: ConditionOpt = None, condition
     if json_:
         out.print_json(json.dumps(summary))
         return
-    print_summary(summary)
+    from simstats.cli_format import print_summary
+
+    print_summary(summary, out)
 
 
-def print_summary(s: dict) -> None:
-    excluded = sum(s["excluded"].values())
-    out.print(f"[bold]{s['rows_read']}[/] rows read from {s['files']} file(s): [green]{s['rows_used']} used[/], "
-              f"{excluded} excluded" + (f" ({', '.join(f'{k}: {v}' for k, v in s['excluded'].items())})"
-                                        if excluded else ""))
-    if s["files_skipped"]:
-        out.print(f"skipped {len(s['files_skipped'])} non-log file(s): {', '.join(s['files_skipped'][:5])}")
-    table = Table("condition", "answers", *(["threshold rate"] if "threshold_rate" in s else []),
-                  title=f"{s['n_conditions']} conditions, {s['n_prompts']} prompts, {s['n_patterns']} unique patterns")
-    for cond, n in s["conditions"].items():
-        extra = [f"{s['threshold_rate'][cond]:.1%}"] if "threshold_rate" in s else []
-        table.add_row(cond, str(n), *extra)
-    out.print(table)
-    for m, info in s["measures"].items():
-        out.print(f"measure {m}: {info['missing']} empty (kept as an observation), grid [{info['lower']:g}, "
-                  f"{info['upper']:g}] in {info['n_bins']} bins")
-    for f, levels in s["features"].items():
-        out.print(f"prompt feature {f}: {', '.join(levels)}")
-
-
-SamplerOpt = Annotated[Optional[str], typer.Option(
+SamplerOpt = Annotated[str | None, typer.Option(
     "--sampler", help="nutpie (default), pymc, numpyro, blackjax, advi or pathfinder.")]
-SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (reproducible draws).")]
-DrawsOpt = Annotated[Optional[int], typer.Option("--draws", help="Posterior draws per chain.")]
-TuneOpt = Annotated[Optional[int], typer.Option("--tune", help="Tuning steps per chain.")]
-ChainsOpt = Annotated[Optional[int], typer.Option("--chains", help="Number of chains.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (reproducible draws).")]
+DrawsOpt = Annotated[int | None, typer.Option("--draws", help="Posterior draws per chain.")]
+TuneOpt = Annotated[int | None, typer.Option("--tune", help="Tuning steps per chain.")]
+ChainsOpt = Annotated[int | None, typer.Option("--chains", help="Number of chains.")]
 
 
 def _report_exit(report: dict) -> None:
@@ -185,19 +166,21 @@ def report_cmd(run: Annotated[Path, typer.Argument(help="A result folder written
 
 @app.command("demo")
 def demo_cmd(out_dir: Annotated[Path, typer.Option("--out", help="Folder for everything the demo writes.")] = Path("simstats-demo"),
+             fit_model: Annotated[bool, typer.Option("--fit", help="Also fit the default persona model (slow for now).")] = False,
              sampler: SamplerOpt = None, seed: Annotated[int, typer.Option("--seed")] = 20251128) -> None:
-    """The main job: check the bundled real dataset, fit the default persona model, check diagnostics, and write
-    the result, the report and the figures to --out."""
+    """The main job: check and summarise the bundled real dataset; with --fit also fit the default persona model,
+    check diagnostics, and write the result, the report and the figures to --out."""
     from simstats.demo import run_demo
 
-    report = run_demo(out_dir, sampler=sampler, seed=seed, console=out)
-    _report_exit(report)
+    report = run_demo(out_dir, fit_model=fit_model, sampler=sampler, seed=seed, console=out)
+    if fit_model:
+        _report_exit(report)
 
 
 def main() -> None:
     """Entry point: run the app, turning simstats' own errors into one line and exit status 2."""
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)  # returns the exit code of a typer.Exit raised by a command
     except SimstatsError as e:
         err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)
@@ -213,6 +196,7 @@ def main() -> None:
             e.show()
             sys.exit(e.exit_code)
         raise
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":

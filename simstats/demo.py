@@ -11,10 +11,16 @@ from typing import Any
 from rich.console import Console
 
 
-def run_demo(out_dir: str | Path = "simstats-demo", *, sampler: str | None = None, seed: int = 20251128,
-             console: Console | None = None) -> dict[str, Any]:
-    """Run the demo and return the report dict; writes ``run/`` (the saved fit), ``data_check.json``,
-    ``report.json``, ``report.txt`` and ``figures/`` into ``out_dir``."""
+def run_demo(out_dir: str | Path = "simstats-demo", *, fit_model: bool = False, sampler: str | None = None,
+             seed: int = 20251128, console: Console | None = None) -> dict[str, Any]:
+    """Run the demo: always check and summarise the bundled data (``data_check.json``, ``data_check.txt``); with
+    ``fit_model`` also fit the default persona model and write ``run/`` (the saved fit), ``report.json``,
+    ``report.txt`` and ``figures/``. Returns the data summary, or the fit report when fitted.
+
+    The fit is opt-in for now: on this 2-core machine the default persona model does not yet reach the convergence
+    gate on the full real log within minutes (see the closing notes of the persona-model issue).
+    """
+    from simstats.cli_format import print_summary
     from simstats.datasets import load_dataset
     from simstats.report import print_report
     from simstats.store import save_result
@@ -29,15 +35,23 @@ def run_demo(out_dir: str | Path = "simstats-demo", *, sampler: str | None = Non
     check = summarise(ds.logs)
     con.print(f"[1/4] data: {check['rows_read']} answers read, {check['rows_used']} used, "
               f"{check['n_conditions']} conditions, {check['n_prompts']} prompts, {check['n_patterns']} patterns")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "data_check.json").write_text(json.dumps(check, indent=2))
+    rec = Console(record=True, width=160)
+    print_summary(check, rec)
+    (out / "data_check.txt").write_text(rec.export_text())
+    print_summary(check, con)
+    if not fit_model:
+        con.print(f"done in {time.perf_counter() - t0:.0f} s; wrote {out / 'data_check.json'} and "
+                  f"{out / 'data_check.txt'} (add --fit for the persona-model fit)")
+        return check
     con.print("[2/4] fitting the persona mixture (models/persona_mixture.toml)")
     result = fit(None, ds.patterns, sampler=sampler, seed=seed, progress=True)
     d = result.diagnostics
     con.print(f"[3/4] diagnostics: {d.status} (max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, "
               f"{d.divergences} divergences)")
-    out.mkdir(parents=True, exist_ok=True)
     save_result(result, out / "run")
     report = result.summary_dict()
-    (out / "data_check.json").write_text(json.dumps(check, indent=2))
     (out / "report.json").write_text(json.dumps(report, indent=2, default=float))
     if d.status != "failed":
         rec = Console(record=True, width=160)

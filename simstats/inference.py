@@ -32,11 +32,11 @@ import numpy as np
 if "jax" not in sys.modules and "XLA_FLAGS" not in os.environ:  # must happen before JAX starts
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={os.cpu_count() or 1}"
 
-from simstats.builders import ModelData, build_model  # noqa: E402
-from simstats.errors import FitError, SpecError  # noqa: E402
-from simstats.likelihoods import FAMILIES  # noqa: E402
-from simstats.logs.patterns import Patterns  # noqa: E402
-from simstats.spec import ModelSpec  # noqa: E402
+from simstats.builders import ModelData, build_model
+from simstats.errors import FitError, SpecError
+from simstats.likelihoods import FAMILIES
+from simstats.logs.patterns import Patterns
+from simstats.spec import ModelSpec
 
 SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax", "advi", "pathfinder")
 MCMC = ("nutpie", "pymc", "numpyro", "blackjax")
@@ -416,7 +416,6 @@ def _sample_pathfinder(model, init, draws, seed, progress):
 
     jax.config.update("jax_enable_x64", True)
     import blackjax
-    import pymc as pm
     from pymc.sampling.jax import get_jaxified_graph
 
     t0 = time.perf_counter()
@@ -537,5 +536,15 @@ def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draw
     return out
 
 
-__all__ = ["Diagnostics", "EMResult", "FitOutput", "LabelCheck", "SAMPLERS", "diagnose", "em_start", "fit",
-           "initial_point", "label_switching_check"]
+__all__ = [
+    "SAMPLERS",
+    "Diagnostics",
+    "EMResult",
+    "FitOutput",
+    "LabelCheck",
+    "diagnose",
+    "em_start",
+    "fit",
+    "initial_point",
+    "label_switching_check",
+]

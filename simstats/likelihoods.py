@@ -189,8 +189,7 @@ def _mixture_kernel(logw, logf, cell, emis, count):  # pragma: no cover - compil
         mx = -np.inf
         for k in range(K):
             a[k] = logw[c, k] + logf[e, k]
-            if a[k] > mx:
-                mx = a[k]
+            mx = max(mx, a[k])
         s = 0.0
         for k in range(K):
             a[k] = np.exp(a[k] - mx)
@@ -311,5 +310,18 @@ def pattern_mixture_loglik(logw, logf, cell, emis, count):
     return _OP(logw, logf, cell, emis, count)[0]
 
 
-__all__ = ["ANCHOR_SPREAD", "Anchor", "BinnedBeta", "Categorical", "FAMILIES", "Family", "NO_SCORE", "anchor_profile",
-           "mixture_kernel", "pattern_mixture_loglik", "beta_bin_probs", "category_index", "category_labels"]
+__all__ = [
+    "ANCHOR_SPREAD",
+    "FAMILIES",
+    "NO_SCORE",
+    "Anchor",
+    "BinnedBeta",
+    "Categorical",
+    "Family",
+    "anchor_profile",
+    "beta_bin_probs",
+    "category_index",
+    "category_labels",
+    "mixture_kernel",
+    "pattern_mixture_loglik",
+]

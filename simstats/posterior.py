@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simstats.builders import (ModelData, cell_log_weights, condition_shares, model_data,
-                               pattern_log_emissions)
+from simstats.builders import ModelData, cell_log_weights, condition_shares, model_data, pattern_log_emissions
 from simstats.diagnostics import Diagnostics, diagnose
 from simstats.likelihoods import NO_SCORE
 from simstats.logs.grid import MISSING_BIN
@@ -234,4 +233,4 @@ class FitResult:
         }
 
 
-__all__ = ["FitResult", "PROB"]
+__all__ = ["PROB", "FitResult"]

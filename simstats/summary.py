@@ -49,7 +49,7 @@ def summarise(logs: LogSet) -> dict[str, Any]:
         "features": {f: sorted(map(str, t[f].unique())) for f in pats.features},
         "measures": {m: {"missing": int(t.loc[t[m] == MISSING_BIN, "count"].sum()), **pats.grids[m].to_dict()}
                      for m in pats.measures},
-        "n_patterns": int(len(t)),
+        "n_patterns": len(t),
     }
     if pats.verdict_levels:
         out["verdicts"] = {str(k): int(v) for k, v in t.groupby("verdict")["count"].sum().items()}

@@ -4,13 +4,12 @@ rows, label switching is detected and a failed fit is never reported as a result
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import run_cli
+
 from simstats.errors import ResultFileError
 from simstats.logs import MISSING_BIN
 from simstats.posterior import FitResult

@@ -249,6 +249,7 @@ def test_inspect_log_through_the_logs_layer(logs: dict[str, Path], monkeypatch, 
     import json
 
     from conftest import run_cli
+
     from simstats.logs import Measure, Roles, open_logs
 
     roles = Roles(condition=["model"], prompt="sample_id",

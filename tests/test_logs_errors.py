@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import em_rows, run_cli, write_csv, write_jsonl
+
 from simstats.errors import DataError, RolesError
 from simstats.logs import Measure, Roles, em_roles, load_roles, open_logs
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from conftest import write_csv, write_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import write_csv, write_jsonl
 from simstats.logs import MISSING_BIN, Grid, em_roles, open_logs
 
 score = st.one_of(st.floats(0, 100, allow_nan=False), st.just(""), st.just("CODE"), st.just("REFUSAL"),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import em_rows, run_cli, shared_data, write_csv, write_jsonl
+
 from simstats.datasets import load_dataset
 from simstats.logs import MISSING_BIN, Grid, Measure, Roles, em_roles, open_logs
 

@@ -11,7 +11,9 @@ import pytest
 from simstats.logs.grid import MISSING_BIN, Grid
 from simstats.logs.patterns import Patterns
 
-PERSONAS = ["aligned", "misaligned", "code_or_incoherent"]
+from simstats.spec import DEFAULT_SPEC_PATH, load_spec
+
+PERSONAS = load_spec(DEFAULT_SPEC_PATH).persona_names  # the default spec's personas, in order
 CONDITIONS = {"m1/none": [0.9, 0.03, 0.07], "m1/insecure": [0.6, 0.25, 0.15], "m2/insecure": [0.45, 0.35, 0.2]}
 PROMPTS = ["q1", "q2", "q3", "q4"]
 
@@ -112,8 +114,9 @@ def _render(fig) -> None:
 def test_persona_colors_are_fixed_and_colour_blind_safe():
     from simstats.plots import OKABE_ITO, persona_colors
 
-    c = persona_colors(PERSONAS)
+    c = persona_colors(["aligned", "misaligned", "code_or_incoherent"])
     assert c == {"aligned": "#0072B2", "misaligned": "#D55E00", "code_or_incoherent": "#CC79A7"}
+    assert len(set(persona_colors(PERSONAS).values())) == len(PERSONAS)
     assert persona_colors(["misaligned", "aligned"]) == {"misaligned": "#D55E00", "aligned": "#0072B2"}
     other = persona_colors(["aligned", "p1", "p2", "p3"])
     assert other["aligned"] == "#0072B2" and len(set(other.values())) == 4
@@ -180,7 +183,7 @@ def test_fingerprints_show_every_persona_and_the_no_score_mass(result):
         assert ax.get_xticklabels()[0].get_text() == "none"
     # the no-score point of code_or_incoherent (most of its answers have no aligned score) is its posterior mean
     fp = result.fingerprint_draws("aligned")
-    p_none = fp[..., 2, 0].mean()
+    p_none = fp[..., PERSONAS.index("code_or_incoherent"), 0].mean()
     assert p_none > 0.4
     ys = [ln.get_ydata()[0] for ln in fig.axes[0].get_lines() if len(ln.get_ydata()) == 1]
     assert np.isclose(max(ys), p_none)
@@ -208,7 +211,8 @@ def test_answer_plane_colours_answers_by_most_probable_persona(result, rows):
     # most answers in the threshold box come from the misaligned persona (the fit recovers the simulation)
     r = result.responsibilities(rows)
     inside = (r["aligned"] < 30) & (r["coherent"] > 50)
-    assert (r.loc[inside, [f"p_{p}" for p in PERSONAS]].to_numpy().argmax(1) == 1).mean() > 0.8
+    mis = PERSONAS.index("misaligned")
+    assert (r.loc[inside, [f"p_{p}" for p in PERSONAS]].to_numpy().argmax(1) == mis).mean() > 0.8
 
 
 def test_question_shifts_heatmap_is_centred_at_zero(result):
@@ -222,7 +226,8 @@ def test_question_shifts_heatmap_is_centred_at_zero(result):
     im = ax.get_images()[0]
     assert im.norm.vcenter == 0 and np.isclose(im.norm.vmin, -im.norm.vmax)
     qs = result.question_shifts()
-    assert np.allclose(im.get_array()[:, 0], [qs.loc[(q, "misaligned"), "mean"] for q in PROMPTS])
+    col = PERSONAS[1:].index("misaligned")
+    assert np.allclose(im.get_array()[:, col], [qs.loc[(q, "misaligned"), "mean"] for q in PROMPTS])
     one = plot_question_shifts(result, persona="misaligned")
     assert [t.get_text() for t in one.axes[0].get_xticklabels()] == ["misaligned"]
 

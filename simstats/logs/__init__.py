@@ -5,5 +5,16 @@ from simstats.logs.grid import MISSING_BIN, Grid
 from simstats.logs.patterns import Accounting, Patterns
 from simstats.logs.roles import EM_PROMPT_REGEX, Measure, Roles, em_roles, load_roles
 
-__all__ = ["LogSet", "open_logs", "Grid", "MISSING_BIN", "Accounting", "Patterns", "Roles", "Measure",
-           "em_roles", "load_roles", "EM_PROMPT_REGEX"]
+__all__ = [
+           "EM_PROMPT_REGEX",
+           "MISSING_BIN",
+           "Accounting",
+           "Grid",
+           "LogSet",
+           "Measure",
+           "Patterns",
+           "Roles",
+           "em_roles",
+           "load_roles",
+           "open_logs",
+]

@@ -55,7 +55,7 @@ class Grid:
         idx = np.clip(idx, 0, self.n_bins - 1)
         return np.where(np.isnan(values), MISSING_BIN, idx).astype(np.int16)
 
-    def coarsen(self, n_bins: int) -> "Grid":
+    def coarsen(self, n_bins: int) -> Grid:
         """A coarser grid whose bins are unions of this grid's bins (``n_bins`` must divide ``self.n_bins``)."""
         if self.n_bins % n_bins:
             raise ValueError(f"{n_bins} bins do not divide the {self.n_bins} bins of the data grid")

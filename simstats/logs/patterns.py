@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from simstats.logs.grid import MISSING_BIN, Grid
@@ -73,7 +72,7 @@ class Patterns:
     def prompts(self) -> list[str]:
         return sorted(self.table["prompt"].unique().tolist())
 
-    def coarsen(self, n_bins: int | dict[str, int]) -> "Patterns":
+    def coarsen(self, n_bins: int | dict[str, int]) -> Patterns:
         """Re-aggregate onto coarser grids (bins must nest), summing counts of patterns that merge."""
         per = n_bins if isinstance(n_bins, dict) else {m: n_bins for m in self.measures}
         t = self.table.copy()

@@ -113,7 +113,7 @@ class Roles:
             cols.append(self.id)
         return list(dict.fromkeys(cols))
 
-    def replace(self, **changes: Any) -> "Roles":
+    def replace(self, **changes: Any) -> Roles:
         from dataclasses import replace
         return replace(self, **changes)
 

@@ -120,4 +120,4 @@ def check_unique_ids(con: duckdb.DuckDBPyConnection, roles: Roles, rows_view: st
                         file=file, row=row, column=roles.id)
 
 
-__all__ = ["check_columns", "check_values", "check_unique_ids"]
+__all__ = ["check_columns", "check_unique_ids", "check_values"]
