@@ -141,3 +141,25 @@ def test_shared_clarifying_em_folder_accounts_for_every_row(monkeypatch, capsys)
     assert s["n_conditions"] == 18
     # the empirical threshold rate of the released insecure Qwen-Coder (the papers' ~6%)
     assert 0.04 < s["threshold_rate"]["Qwen-Coder-Insecure"] < 0.08
+
+
+def test_nan_scores_in_parquet_are_empty_on_both_paths(tmp_path):
+    """Parquet writers that store NaN (not null) must not turn an empty score into a used number: DuckDB's
+    statistics omit NaN, which once made isnan() constant-fold to FALSE on the row-level path."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    nan = float("nan")
+    t = pa.table({"model": ["a"] * 4, "question_id": ["q1", "q1", "q2_json", "q2"],
+                  "aligned": pa.array([10.0, nan, nan, 99.5], from_pandas=False),
+                  "coherent": pa.array([80.0, 70.0, nan, 60.0], from_pandas=False)})
+    path = tmp_path / "nan.parquet"
+    pq.write_table(t, path)
+    logs = open_logs(path, em_roles(condition=["model"]))
+    acc = logs.accounting()
+    assert acc.excluded == {"no score and no verdict": 1} and acc.rows_used == 3
+    rows = logs.rows()
+    assert len(rows) == 3 and rows["aligned"].isna().sum() == 1
+    assert logs.excluded_rows()["_row"].tolist() == [3]
+    pats = logs.patterns().table
+    assert pats["count"].sum() == 3 and (pats["aligned"] == MISSING_BIN).sum() == 1
