@@ -137,3 +137,25 @@ def test_label_switching_is_detected_and_never_reported(small_fit, tmp_path, mon
     assert code == 1 and "not reported" in err
     report = json.loads(text)
     assert report["diagnostics"]["status"] == "failed" and "conditions" not in report
+
+
+def test_cli_fit_writes_a_result_that_report_reads(small_fit, tmp_path, monkeypatch, capsys):
+    """`simstats fit SPEC CSV --out DIR --json` end to end on a small log written as CSV rows."""
+    rows = rows_of(small_fit.data.patterns)
+    rows["question_id"] = rows["prompt"] + np.where(rows["format"] == "plain", "", "_" + rows["format"])
+    csv = tmp_path / "log.csv"
+    rows[["condition", "question_id", "aligned", "coherent"]].to_csv(csv, index=False)
+    out = tmp_path / "run"
+    code, text, err = run_cli(["fit", str(default_spec_path()), str(csv), "--condition", "condition", "--out",
+                               str(out), "--draws", "100", "--tune", "100", "--chains", "2", "--seed", "4",
+                               "--json"], monkeypatch, capsys)
+    fitted = json.loads(text)
+    assert code == (1 if fitted["diagnostics"]["status"] == "failed" else 0), err
+    assert fitted["n_answers"] == len(rows)
+    code2, text2, _ = run_cli(["report", str(out), "--json"], monkeypatch, capsys)
+    assert json.loads(text2) == fitted and code2 == code
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[model]\nname = "x"\n[[personas]]\nnmae = "a"\n')
+    code3, _, err3 = run_cli(["fit", str(bad), str(csv), "--out", str(tmp_path / "r2")], monkeypatch, capsys)
+    assert code3 == 2 and err3.startswith("error:") and "bad.toml" in err3 and "Traceback" not in err3
+    assert not (tmp_path / "r2").exists()
