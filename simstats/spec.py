@@ -172,6 +172,15 @@ def _num(value: Any, what: str, src: str, *, lo: float | None = None, hi: float 
     return value
 
 
+def _data_or_columns(value: Any, what: str, src: str) -> list[str] | None:
+    """``"data"`` (take them from the data: ``None``) or a list of column names."""
+    if value == "data":
+        return None
+    if not (isinstance(value, list) and all(isinstance(x, str) for x in value)):
+        raise SpecError(f"{src}: {what} must be \"data\" or a list of column names, got {value!r}")
+    return value
+
+
 def _persona(d: Any, i: int, measures: list[str], src: str) -> PersonaSpec:
     where = f"personas[{i}]"
     d = _check_keys(d, _PERSONA, where, src)
@@ -237,11 +246,7 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
     vlik = _choice(verdict.get("likelihood", "categorical"), {"categorical"}, "verdict.likelihood", src)
 
     h = _check_keys(d.get("hierarchy", {}), _HIER, "[hierarchy]", src)
-    levels = h.get("levels", "data")
-    if levels == "data":
-        levels = None
-    elif not (isinstance(levels, list) and all(isinstance(x, str) for x in levels)):
-        raise SpecError(f"{src}: hierarchy.levels must be \"data\" or a list of column names, got {levels!r}")
+    levels = _data_or_columns(h.get("levels", "data"), "hierarchy.levels", src)
     hier = HierarchySpec(None if levels is None else tuple(levels),
                          _choice(h.get("structure", "nested"), {"nested", "crossed"}, "hierarchy.structure", src),
                          float(_num(h.get("sigma", 1.0), "hierarchy.sigma", src, lo=0, lo_open=True)),
@@ -249,11 +254,7 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
                                  "hierarchy.parametrization", src))
 
     p = _check_keys(d.get("prompt", {}), _PROMPT, "[prompt]", src)
-    feats = p.get("features", "data")
-    if feats == "data":
-        feats = None
-    elif not (isinstance(feats, list) and all(isinstance(x, str) for x in feats)):
-        raise SpecError(f"{src}: prompt.features must be \"data\" or a list of column names, got {feats!r}")
+    feats = _data_or_columns(p.get("features", "data"), "prompt.features", src)
     ref = p.get("reference", {})
     if not isinstance(ref, dict) or not all(isinstance(v, str) for v in ref.values()):
         raise SpecError(f"{src}: prompt.reference must be a table of feature = \"level\"")

@@ -98,3 +98,19 @@ def test_build_rejects_spec_data_mismatch():
                           "measures": {"aligned": {"bins": 3}, "coherent": {}}})
     with pytest.raises(SpecError, match="does not divide"):
         model_data(bad, pats)
+
+
+def test_stored_spec_round_trips_with_non_default_values():
+    """What save_result stores must load back to the same spec (else load_result refuses it as edited)."""
+    from dataclasses import replace
+
+    from simstats.spec import DEFAULT_SPEC_PATH, load_spec, spec_from_dict
+    from simstats.store import spec_source
+
+    spec = load_spec(DEFAULT_SPEC_PATH)
+    spec = replace(spec, hierarchy=replace(spec.hierarchy, levels=("base_model",), structure="crossed",
+                                           parametrization="centred", sigma=0.7),
+                   prompt=replace(spec.prompt, features=("format",), question_effect="normal"),
+                   anchor_strength=3.0)
+    again = spec_from_dict(spec_source(spec))
+    assert again.to_dict() == spec.to_dict() and again.hash() == spec.hash()
