@@ -25,7 +25,7 @@ demo: setup-core
 	.venv/bin/simstats demo --out $(OUT)
 
 test: setup
-	.venv/bin/python -m pytest -n 2 --durations=15
+	.venv/bin/python -m pytest -n 2 --durations=15 --nbmake tests simstats notebooks
 
 bench: setup
 	.venv/bin/python bench/aggregate_speed.py

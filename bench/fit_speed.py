@@ -28,68 +28,89 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 
 def real_patterns():
-    """The clarifying-em log as Patterns with hierarchy levels base_model -> finetune (from file stems)."""
-    import re
+    """The bundled clarifying-em log (20,880 answers; hierarchy base_model -> finetune -> run) as Patterns."""
+    from simstats.datasets import load_dataset
 
-    import _proto_patterns as pp
-
-    def base_finetune(c: str) -> tuple[str, str]:
-        if c.startswith("Qwen-Coder-Insecure"):
-            return "Qwen2.5-Coder-32B-Instruct", "insecure"
-        m = re.match(r"(.+?)[-_]+(bad_medical_advice)$", c)
-        if m:
-            return m.group(1).replace("--", "-"), "bad_medical_advice"
-        m = re.match(r"(.+?)_(insecure)_R\d+$", c)
-        if m:
-            return m.group(1), "insecure"
-        m = re.match(r"(.+?)_base(_n)?$", c)
-        return (m.group(1), "none") if m else (c, "unknown")
-
-    p = pp.load()
-    bf = {c: base_finetune(c) for c in p.table["condition"].unique()}
-    p.table["base_model"] = p.table["condition"].map(lambda c: bf[c][0])
-    p.table["finetune"] = p.table["condition"].map(lambda c: bf[c][1])
-    p.condition_levels = ["base_model", "finetune"]
-    return p
+    return load_dataset("clarifying_em").patterns
 
 
-def _fit_real(args) -> dict:
+def _fit_real(args, compile_only: bool = False) -> dict:
     t0 = time.perf_counter()
+    import warnings
+
     from simstats.inference import fit
     from simstats.spec import DEFAULT_SPEC_PATH, load_spec
 
     t_import = time.perf_counter() - t0
     pats = real_patterns()
-    out = fit(load_spec(DEFAULT_SPEC_PATH), pats, sampler=args.sampler, backend=args.backend, draws=args.draws,
-              tune=args.tune, chains=args.chains, seed=1, progress=False)
+    spec = load_spec(DEFAULT_SPEC_PATH)
+    if compile_only:   # build + EM start + nutpie compile, no sampling
+        import nutpie
+
+        from simstats.builders import build_model
+        from simstats.inference import em_start, initial_point
+
+        t0 = time.perf_counter()
+        model, data = build_model(spec, pats)
+        init = initial_point(spec, data, em_start(spec, data))
+        t1 = time.perf_counter()
+        nutpie.compile_pymc_model(model, backend=args.backend, initial_points=init)
+        return {"import": t_import, "build+init": t1 - t0, "compile": time.perf_counter() - t1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = fit(spec, pats, sampler=args.sampler, backend=args.backend, draws=args.draws or None,
+                  tune=args.tune, chains=args.chains or None, seed=1, progress=False)
     d = out.diagnostics
     return {"import": t_import, **out.timings, "converged": out.converged, "diagnostics": d.summary(),
-            "n_patterns": len(out.data.count)}
+            "n_patterns": len(out.data.count), "settings": out.settings}
 
 
-def child_real(args) -> dict:
-    """Run one real fit in a child process; ``cache`` = the PyTensor base_compiledir it uses."""
-    return json.loads(subprocess.run([sys.executable, __file__, "--_child", "real", "--draws", str(args.draws),
-                                      "--tune", str(args.tune), "--chains", str(args.chains), "--sampler",
-                                      args.sampler, "--backend", args.backend], capture_output=True, text=True,
-                                     check=True, env=os.environ).stdout.strip().splitlines()[-1])
+def child_real(args, compile_only: bool = False) -> dict:
+    """Run one real fit (or only its compile) in a child process, with the environment's compile caches."""
+    cmd = [sys.executable, __file__, "--_child", "compile" if compile_only else "real", "--sampler", args.sampler,
+           "--backend", args.backend]
+    for k in ("draws", "tune", "chains"):
+        if getattr(args, k) is not None:
+            cmd += [f"--{k}", str(getattr(args, k))]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+    if r.returncode:
+        raise SystemExit(r.stderr[-3000:])
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _grad_seconds(model, n: int = 200) -> float:
+    """Seconds per logp + gradient evaluation of ``model`` (numba backend, the one nutpie uses)."""
+    f = model.compile_fn([model.logp(), model.dlogp()], mode="NUMBA")
+    ip = model.initial_point()
+    f(ip)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        f(ip)
+    return (time.perf_counter() - t0) / n
 
 
 def part_rows(args) -> dict:
+    """The same model, same data, same sampler settings: on pattern counts (simstats) and row by row (plain
+    PyMC graph, one likelihood term per answer, PyTensor's log-sum-exp), both sampled with nutpie."""
+    import warnings
+
     import nutpie
+    import numpy as np
 
     from simstats.builders import build_model
     from simstats.inference import em_start, fit, initial_point
     from simstats.spec import DEFAULT_SPEC_PATH, load_spec
 
+    dr, tu, ch = args.draws or 500, args.tune or 500, args.chains or 2
     spec = load_spec(DEFAULT_SPEC_PATH)
     pats = real_patterns()
     t0 = time.perf_counter()
-    out = fit(spec, pats, draws=args.draws, tune=args.tune, chains=args.chains, seed=1, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = fit(spec, pats, draws=dr, tune=tu, chains=ch, seed=1, progress=False)
     t_pat = time.perf_counter() - t0
     t0 = time.perf_counter()
     model, data = build_model(spec, pats, rows=True)
@@ -98,14 +119,23 @@ def part_rows(args) -> dict:
     cm = nutpie.compile_pymc_model(model, initial_points=init,
                                    jitter_rvs={rv for rv in model.free_RVs if not rv.name.startswith("fp_")})
     t_c = time.perf_counter() - t0
-    nutpie.sample(cm, draws=args.draws, tune=args.tune, chains=args.chains, cores=min(args.chains, os.cpu_count()),
-                  seed=1, progress_bar=False, adaptation="low_rank")
+    tr = nutpie.sample(cm, draws=dr, tune=tu, chains=ch, cores=min(ch, os.cpu_count()), seed=1,
+                       progress_bar=False, adaptation="low_rank", target_accept=spec.sampler.target_accept)
     t_row = time.perf_counter() - t0
-    return {"pattern_fit_s": t_pat, "row_fit_s": t_row, "row_compile_s": t_c, "rows": n_rows,
-            "patterns": len(out.data.count), "ratio_row_over_pattern": t_row / t_pat}
+    steps_pat = float(np.asarray(out.idata.sample_stats["n_steps"]).mean())
+    steps_row = float(np.asarray(tr.sample_stats["n_steps"]).mean())
+    g_pat, g_row = _grad_seconds(build_model(spec, pats)[0]), _grad_seconds(model, n=20)
+    return {"settings": {"draws": dr, "tune": tu, "chains": ch}, "pattern_fit_s": t_pat,
+            "pattern_compile_s": out.timings.get("compile"), "row_fit_s": t_row, "row_compile_s": t_c,
+            "rows": n_rows, "patterns": len(out.data.count), "ratio_row_over_pattern": t_row / t_pat,
+            "grad_us_pattern": 1e6 * g_pat, "grad_us_row": 1e6 * g_row, "grad_ratio": g_row / g_pat,
+            "mean_steps_pattern": steps_pat, "mean_steps_row": steps_row}
 
 
 def part_growth(args) -> dict:
+    """10^3 .. 10^7 simulated answers over the same 6 conditions x 8 prompts (x 2 formats)."""
+    import warnings
+
     from simstats.inference import fit
     from simstats.simulate import simulate_log
     from simstats.spec import DEFAULT_SPEC_PATH, load_spec
@@ -117,7 +147,10 @@ def part_growth(args) -> dict:
         t0 = time.perf_counter()
         pats, _ = simulate_log(spec, n_conditions=6, n_prompts=8, answers_per_cell=per_cell, seed=0)
         t_agg = time.perf_counter() - t0
-        out = fit(spec, pats, draws=args.draws, tune=args.tune, chains=args.chains, seed=1, progress=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = fit(spec, pats, draws=args.draws or 500, tune=args.tune or 500, chains=args.chains or 2, seed=1,
+                      progress=False)
         res[n] = {"answers": pats.n_answers, "patterns": len(pats.table), "simulate+aggregate_s": t_agg,
                   "fit_s": out.timings["total"], "sample_s": out.timings.get("sample"),
                   "converged": out.converged}
@@ -129,27 +162,29 @@ def part_growth(args) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--parts", default="real,rows,growth")
-    ap.add_argument("--draws", type=int, default=1000)
-    ap.add_argument("--tune", type=int, default=1000)
-    ap.add_argument("--chains", type=int, default=4)
+    ap.add_argument("--draws", type=int, default=None, help="default: the spec's (real part); 500 elsewhere")
+    ap.add_argument("--tune", type=int, default=None)
+    ap.add_argument("--chains", type=int, default=None)
     ap.add_argument("--sampler", default="nutpie")
     ap.add_argument("--backend", default="numba")
     ap.add_argument("--json")
     ap.add_argument("--_child")
     args = ap.parse_args()
-    if args._child == "real":
-        print(json.dumps(_fit_real(args), default=float))
+    if args._child in ("real", "compile"):
+        print(json.dumps(_fit_real(args, compile_only=args._child == "compile"), default=str))
         return
     results = {}
     parts = args.parts.split(",")
     if "real" in parts:
         with tempfile.TemporaryDirectory() as d:
-            os.environ["PYTENSORFLAGS"] = f"base_compiledir={d}"
+            os.environ["PYTENSOR_FLAGS"] = f"base_compiledir={d}"
             os.environ["NUMBA_CACHE_DIR"] = str(Path(d) / "numba_cache")
-            cold = child_real(args)
-            warm = child_real(args)
-        os.environ.pop("PYTENSORFLAGS", None)
-        results["real"] = {"cold": cold, "warm": warm, "cold_over_warm": cold["total"] / warm["total"]}
+            cold = child_real(args)                         # empty caches: everything compiles
+            warm = child_real(args, compile_only=True)      # same caches, second process: what is left to compile
+            warm["total_estimate"] = cold["total"] - cold["compile"] + warm["compile"]
+        os.environ.pop("PYTENSOR_FLAGS", None)
+        os.environ.pop("NUMBA_CACHE_DIR", None)
+        results["real"] = {"cold": cold, "warm": warm, "cold_over_warm": cold["total"] / warm["total_estimate"]}
         print("real cold:", cold, "\nreal warm:", warm, flush=True)
     if "rows" in parts:
         results["rows"] = part_rows(args)

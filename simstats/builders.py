@@ -11,8 +11,11 @@ log-likelihood needed for PSIS-LOO is computed afterwards from the posterior dra
 since answers sharing a pattern are exchangeable, the per-answer LOO is ``sum_p count_p * elpd_loo(p)`` with
 ``elpd_loo(p)`` from that per-pattern value (pass ``count`` as weights).
 
-Condition hierarchy (non-centred): ``eta[c, k] = mu_k + sum_levels sigma_{l,k} z_{l, g_l(c), k}`` where the last level
-is the condition itself; with no declared levels only the condition level remains.
+Condition hierarchy: each level's groups (coarsest first, the condition last) get log-odds around their parent's,
+``eta_g ~ Normal(eta_parent(g), sd_g)`` (centred) or ``eta_g = eta_parent(g) + sd_g * z_g`` (non-centred), with one
+sd per level and persona. A group with a single child hands its variance to the child instead of having an effect
+of its own (``sd_child^2 = sigma_child^2 + sigma_group^2``): the same prior on every condition, without the ridge
+along which the two effects trade off.
 
 >>> from simstats.spec import load_spec                  # doctest: +SKIP
 >>> model, data = build_model(load_spec("models/persona_mixture.toml"), patterns)   # doctest: +SKIP
@@ -31,6 +34,7 @@ from simstats.logs.patterns import Patterns
 from simstats.spec import ModelSpec
 
 PERSONA, PERSONA_FREE, CONDITION, PROMPT, COEF = "persona", "persona_free", "condition", "prompt", "coef"
+LEVEL = "hierarchy_level"
 
 
 def category_dim(measure: str) -> str:
@@ -63,6 +67,8 @@ class ModelData:
     feature_levels: dict[str, list[str]] = field(default_factory=dict)
     pattern_emission: np.ndarray | None = None     # (n_patterns,) index of the pattern's unique emission pattern
     emission_cat: dict[str, np.ndarray] = field(default_factory=dict)  # measure/"verdict" -> (E,) categories
+    level_scale: list[np.ndarray] = field(default_factory=list)  # per level: (groups, L + 1) 0/1 variance mix
+    condition_scale: np.ndarray | None = None   # (C, L + 1) 0/1: which levels' variances a condition carries
 
     def __post_init__(self) -> None:
         if self.pattern_emission is None:
@@ -76,6 +82,18 @@ class ModelData:
             self.emission_cat = {n: uniq[:, i].astype(np.int64) for i, n in enumerate(names)}
 
     @property
+    def free_groups(self) -> list[list[str]]:
+        """Per hierarchy level, the groups with an effect of their own (single-child groups hand theirs down)."""
+        return [[g for g, row in zip(groups, scale) if row.any()]
+                for groups, scale in zip(self.level_groups, self.level_scale)]
+
+    def free_group_index(self, i: int) -> np.ndarray:
+        """(C,) index of each condition's level-``i`` group among :attr:`free_groups` (-1: a handed-down one)."""
+        pos = np.cumsum(self.level_scale[i].any(1)) - 1
+        free = self.level_scale[i].any(1)
+        return np.where(free[self.level_index[i]], pos[self.level_index[i]], -1)
+
+    @property
     def measures(self) -> list[str]:
         return list(self.pattern_cat)
 
@@ -83,8 +101,10 @@ class ModelData:
     def coords(self) -> dict[str, list[str]]:
         c = {PERSONA: self.personas, PERSONA_FREE: self.personas[1:], CONDITION: self.conditions,
              PROMPT: self.prompts, COEF: self.coefs}
-        for lev, groups in zip(self.levels, self.level_groups):
+        for lev, groups in zip(self.levels, self.free_groups):
             c[lev] = groups
+        if self.levels:
+            c[LEVEL] = [*self.levels, CONDITION]
         for m in self.measures:
             c[category_dim(m)] = category_labels(self.patterns.grids[m])
         if self.verdict_levels is not None:
@@ -105,6 +125,55 @@ def _coarsen(spec: ModelSpec, patterns: Patterns) -> Patterns:
                                 f"{g.n_bins} bins")
             per[m.name] = m.bins
     return patterns.coarsen(per) if per else patterns
+
+
+def _collapse_single_child_groups(structure: str, level_index: list[np.ndarray], n_groups: list[int],
+                                  n_conditions: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Which hierarchy variances each group's (and each condition's) effect carries.
+
+    A group with a single child (nested: one group at the next level, or one condition under the last level;
+    crossed: one condition) cannot separate its own effect from its child's: with ``eta = parent + s_g z_g + s_c z_c``
+    only the sum is identified, and the sampler crawls along that ridge. ``s_g z_g + s_c z_c`` has the same
+    distribution as ``sqrt(s_g^2 + s_c^2) z``, so the group's variance moves to its child and the group's own effect
+    is switched off. This is an exact reparametrisation (same prior on every condition's log-odds), not a change of
+    model. Returns, per level, a (groups, L + 1) 0/1 matrix (column j: level j's variance; column L: the
+    condition level's; an all-zero row is a switched-off group) and the (C, L + 1) matrix of the conditions.
+    """
+    L = len(level_index)
+    carried = np.zeros((n_conditions, L + 1))       # per condition: variances passed down to it
+    carried[:, L] = 1.0
+    scales = []
+    if structure == "nested":
+        # walk from the coarsest level down; a group passes its variance set to its one child (group or condition)
+        passed = np.zeros((n_conditions, L + 1))    # variance sets passed down to the groups along each path
+        for lev in range(L):
+            g_of_c = level_index[lev]
+            child = level_index[lev + 1] if lev + 1 < L else np.arange(n_conditions)
+            own = np.zeros((n_groups[lev], L + 1))
+            for g in range(n_groups[lev]):
+                members = g_of_c == g
+                if not members.any():
+                    continue
+                want = passed[members][0].copy()
+                want[lev] = 1.0
+                if len(np.unique(child[members])) == 1:      # single child: hand the variances down
+                    passed[members] = want
+                else:
+                    own[g] = want
+                    passed[members] = 0.0
+            scales.append(own)
+        carried = carried + passed
+    else:
+        for lev in range(L):
+            own = np.zeros((n_groups[lev], L + 1))
+            for g in range(n_groups[lev]):
+                members = np.flatnonzero(level_index[lev] == g)
+                if len(members) == 1:
+                    carried[members[0], lev] = 1.0
+                elif len(members) > 1:
+                    own[g, lev] = 1.0
+            scales.append(own)
+    return scales, carried
 
 
 def _reference_level(values: pd.Series, counts: pd.Series, wanted: str | None, feature: str, src: str) -> str:
@@ -152,6 +221,9 @@ def model_data(spec: ModelSpec, patterns: Patterns) -> ModelData:
         level_groups.append(groups)
         level_index.append(np.array([groups.index(v) for v in lab], dtype=np.int64))
 
+    level_scale, condition_scale = _collapse_single_child_groups(spec.hierarchy.structure, level_index,
+                                                                 [len(g) for g in level_groups], len(conditions))
+
     # cells = unique (condition, prompt, features)
     cell_keys = ["condition", "prompt", *feats]
     cells = t.groupby(cell_keys, observed=True, sort=True)["count"].sum().reset_index()
@@ -175,7 +247,8 @@ def model_data(spec: ModelSpec, patterns: Patterns) -> ModelData:
 
     return ModelData(
         personas=spec.persona_names, conditions=conditions, prompts=prompts, coefs=coefs, levels=levels,
-        level_groups=level_groups, level_index=level_index,
+        level_groups=level_groups, level_index=level_index, level_scale=level_scale,
+        condition_scale=condition_scale,
         cell_condition=cells["condition"].astype(str).map(cond_idx).to_numpy(np.int64),
         cell_prompt=cells["prompt"].astype(str).map({q: i for i, q in enumerate(prompts)}).to_numpy(np.int64),
         cell_x=cell_x, cell_count=cells["count"].to_numpy(np.int64), pattern_cell=pattern_cell.astype(np.int64),
@@ -201,9 +274,9 @@ def build_model(spec: ModelSpec, patterns: Patterns, *, rows: bool = False):
     ``rows=True`` builds the reference implementation instead: the same parameters and priors, but one likelihood
     term per answer (patterns expanded by their counts) in plain PyTensor ops. Only for benchmarks and checks.
 
-    Free variables: ``logodds_mu`` (persona_free), ``sigma_<level>`` and ``z_<level>`` (always non-centred) per
-    hierarchy level above the condition, ``sigma_condition`` with ``z_condition`` (non-centred) or
-    ``eta_condition`` (centred), ``gamma_free`` (coef, persona_free), ``sigma_question`` / ``u_raw``
+    Free variables: ``logodds_mu`` (persona_free), ``sigma_<level>`` per hierarchy level and ``sigma_condition``,
+    ``eta_<level>`` / ``eta_condition`` (centred) or ``z_<level>`` / ``z_condition`` (non-centred) over the groups
+    that have an effect of their own (:attr:`ModelData.free_groups`), ``gamma_free`` (coef, persona_free), ``sigma_question`` / ``u_raw``
     (persona_free, prompt), the fingerprint variables of each measure's family. Deterministics with full persona
     axes: ``eta`` (condition, persona), ``gamma`` (coef, persona), ``u`` (prompt, persona), ``fp_<measure>``
     (persona, <measure>_bin) and ``fp_verdict`` when verdicts exist.
@@ -226,18 +299,46 @@ def build_model(spec: ModelSpec, patterns: Patterns, *, rows: bool = False):
         mu0 = np.array([p.logodds[0] for p in spec.personas[1:]])
         sd0 = np.array([p.logodds[1] for p in spec.personas[1:]])
         mu = pm.Normal("logodds_mu", mu0, sd0, dims=PERSONA_FREE)
-        centred = spec.hierarchy.parametrization == "centred"
+        centred = spec.hierarchy.parametrization in ("centred", "mixed")       # the condition level
+        upper_centred = spec.hierarchy.parametrization == "centred"            # the levels above it
         eta_free = pt.broadcast_to(mu[None, :], (len(data.conditions), Kf))
-        for lev in data.levels:                       # levels above the condition: non-centred (few groups)
-            s = pm.HalfNormal(f"sigma_{lev}", spec.hierarchy.sigma, dims=PERSONA_FREE)
-            z = pm.Normal(f"z_{lev}", 0.0, 1.0, dims=(lev, PERSONA_FREE))
-            eta_free = eta_free + s[None, :] * z[D[f"level_index_{lev}"]]
-        s = pm.HalfNormal(f"sigma_{CONDITION}", spec.hierarchy.sigma, dims=PERSONA_FREE)
+        # sd of every level (condition level last); groups with one child carry no effect of their own and hand
+        # their variance down (see _collapse_single_child_groups): effect sd = sqrt(scale_matrix @ sigma^2)
+        if spec.hierarchy.variance == "decomposed" and data.levels:
+            # total sd per persona, its variance shared out over the levels (same expected total variance)
+            L1 = len(data.levels) + 1
+            tau = pm.HalfNormal("sigma_total", spec.hierarchy.sigma * np.sqrt(L1), dims=PERSONA_FREE)
+            phi = pm.Dirichlet("variance_share", a=np.ones((Kf, L1)), dims=(PERSONA_FREE, LEVEL))
+            var = (tau[:, None] ** 2 * phi).T                                # (L + 1, Kf)
+            for i, lev in enumerate([*data.levels, CONDITION]):
+                pm.Deterministic(f"sigma_{lev}", pt.sqrt(var[i]), dims=PERSONA_FREE)
+        else:
+            sig = [pm.HalfNormal(f"sigma_{lev}", spec.hierarchy.sigma, dims=PERSONA_FREE)
+                   for lev in [*data.levels, CONDITION]]
+            var = pt.stack(sig) ** 2                                        # (L + 1, Kf)
+        for i, lev in enumerate(data.levels):
+            idx = data.free_group_index(i)
+            free = np.flatnonzero(data.level_scale[i].any(1))
+            if len(free) == 0:
+                continue
+            sd_g = pt.sqrt(pt.dot(pt.as_tensor(data.level_scale[i][free]), var))      # (free groups, Kf)
+            member = (idx >= 0)[:, None]
+            first = np.array([np.flatnonzero(idx == j)[0] for j in range(len(free))])   # a member condition
+            if upper_centred and spec.hierarchy.structure == "nested":     # eta_g ~ Normal(parent, sd_g)
+                eg = pm.Normal(f"eta_{lev}", eta_free[first], sd_g, dims=(lev, PERSONA_FREE))
+                eta_free = pt.where(member, eg[np.maximum(idx, 0)], eta_free)
+            elif upper_centred:                           # crossed: additive offsets ~ Normal(0, sd_g)
+                eg = pm.Normal(f"eta_{lev}", 0.0, sd_g, dims=(lev, PERSONA_FREE))
+                eta_free = eta_free + pt.where(member, eg[np.maximum(idx, 0)], 0.0)
+            else:                                         # eta_g = parent + sd_g * z_g
+                z = pm.Normal(f"z_{lev}", 0.0, 1.0, dims=(lev, PERSONA_FREE))
+                eta_free = eta_free + pt.where(member, (sd_g * z)[np.maximum(idx, 0)], 0.0)
+        sd_c = pt.sqrt(pt.dot(pt.as_tensor(data.condition_scale), var))      # (C, Kf)
         if centred:                                   # data-rich conditions: centred on their group's mean
-            eta_free = pm.Normal(f"eta_{CONDITION}", eta_free, s[None, :], dims=(CONDITION, PERSONA_FREE))
+            eta_free = pm.Normal(f"eta_{CONDITION}", eta_free, sd_c, dims=(CONDITION, PERSONA_FREE))
         else:
             z = pm.Normal(f"z_{CONDITION}", 0.0, 1.0, dims=(CONDITION, PERSONA_FREE))
-            eta_free = eta_free + s[None, :] * z
+            eta_free = eta_free + sd_c * z
         zeros_c = pt.zeros((len(data.conditions), 1))
         eta = pm.Deterministic("eta", pt.concatenate([zeros_c, eta_free], axis=1), dims=(CONDITION, PERSONA))
         logits = eta[D["cell_condition"]]
@@ -338,6 +439,7 @@ def condition_shares(posterior, data: ModelData) -> np.ndarray:
 __all__ = [
     "COEF",
     "CONDITION",
+    "LEVEL",
     "PERSONA",
     "PERSONA_FREE",
     "PROMPT",

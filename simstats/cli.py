@@ -107,14 +107,6 @@ def _report_exit(report: dict) -> None:
         raise typer.Exit(1)
 
 
-def _public_report(result) -> dict:
-    """The report of a fit, without the persona tables when the fit failed (a failed fit is never a result)."""
-    report = result.summary_dict()
-    if report["diagnostics"]["status"] == "failed":
-        report.pop("conditions"), report.pop("threshold_rate"), report.pop("personas")
-    return report
-
-
 @app.command("fit")
 def fit_cmd(spec: Annotated[Path, typer.Argument(help="Model spec (TOML), e.g. models/persona_mixture.toml.")],
             paths: PathsArg = None,
@@ -126,6 +118,7 @@ def fit_cmd(spec: Annotated[Path, typer.Argument(help="Model spec (TOML), e.g. m
             json_: JsonOpt = False) -> None:
     """Fit a persona model to logs and save the result to --out."""
     from simstats.logs import open_logs
+    from simstats.report import public_report
     from simstats.store import save_result
     from simstats.workflow import fit, resolve_spec
 
@@ -136,7 +129,7 @@ def fit_cmd(spec: Annotated[Path, typer.Argument(help="Model spec (TOML), e.g. m
     result = fit(model_spec, patterns, sampler=sampler, seed=seed, draws=draws, tune=tune, chains=chains,
                  progress=not json_)
     save_result(result, out_dir)
-    report = _public_report(result)
+    report = public_report(result)
     if json_:
         out.print_json(json.dumps(report, default=float))
     else:
@@ -150,11 +143,18 @@ def fit_cmd(spec: Annotated[Path, typer.Argument(help="Model spec (TOML), e.g. m
 
 @app.command("report")
 def report_cmd(run: Annotated[Path, typer.Argument(help="A result folder written by `simstats fit`.")],
-               json_: JsonOpt = False) -> None:
+               json_: JsonOpt = False,
+               html: Annotated[Path | None, typer.Option("--html", help="Also write a standalone HTML report "
+                                                          "(tables, sentences, figures embedded).")] = None) -> None:
     """Report a saved fit: diagnostics, fingerprints, persona shares with intervals, one sentence per condition."""
+    from simstats.report import public_report, write_html_report
     from simstats.store import load_result
 
-    report = _public_report(load_result(run))
+    result = load_result(run)
+    report = public_report(result)
+    if html is not None:
+        write_html_report(result, html)
+        err.print(f"wrote {html}", highlight=False)
     if json_:
         out.print_json(json.dumps(report, default=float))
     elif report["diagnostics"]["status"] != "failed":
@@ -162,6 +162,30 @@ def report_cmd(run: Annotated[Path, typer.Argument(help="A result folder written
 
         print_report(report, out)
     _report_exit(report)
+
+
+@app.command("figures")
+def figures_cmd(run: Annotated[Path, typer.Argument(help="A result folder written by `simstats fit`.")],
+                out_dir: Annotated[Path, typer.Option("--out", help="Folder for the figures.")] = Path("figures"),
+                formats: Annotated[str, typer.Option("--format", help="Comma-separated: png, pdf, svg.")] = "png,pdf,svg",
+                seed: Annotated[int, typer.Option("--seed", help="Seed of the predictive draws.")] = 0) -> None:
+    """Write every figure that applies to a saved fit (persona shares, fingerprints, question shifts, posterior
+    predictive checks, threshold rates) in each format."""
+    from simstats.errors import SimstatsError
+    from simstats.plots import FORMATS, write_figures
+    from simstats.store import load_result
+
+    fmts = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    bad = [f for f in fmts if f not in FORMATS]
+    if bad or not fmts:
+        raise SimstatsError(f"--format {formats!r}: choose from {', '.join(FORMATS)}")
+    result = load_result(run)
+    if result.diagnostics.status == "failed":
+        err.print("[red]the fit failed its diagnostics; no figures of its personas are drawn:[/] "
+                  + "; ".join(result.diagnostics.messages), highlight=False)
+        raise typer.Exit(1)
+    written = write_figures(result, out_dir, formats=fmts, seed=seed)
+    out.print(f"wrote {len(written)} files to {out_dir}")
 
 
 @app.command("demo")

@@ -22,7 +22,7 @@ def run_demo(out_dir: str | Path = "simstats-demo", *, fit_model: bool = False, 
     """
     from simstats.cli_format import print_summary
     from simstats.datasets import load_dataset
-    from simstats.report import print_report
+    from simstats.report import print_report, public_report, write_html_report
     from simstats.store import save_result
     from simstats.summary import summarise
     from simstats.workflow import fit
@@ -51,22 +51,21 @@ def run_demo(out_dir: str | Path = "simstats-demo", *, fit_model: bool = False, 
     con.print(f"[3/4] diagnostics: {d.status} (max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, "
               f"{d.divergences} divergences)")
     save_result(result, out / "run")
-    report = result.summary_dict()
+    report = public_report(result)
     (out / "report.json").write_text(json.dumps(report, indent=2, default=float))
     if d.status != "failed":
         rec = Console(record=True, width=160)
         print_report(report, rec)
         (out / "report.txt").write_text(rec.export_text())
         print_report(report, con)
-        written = _figures(result, out / "figures")
-        con.print(f"[4/4] wrote {len(written)} figures to {out / 'figures'}")
+        written = _figures(result, out / "figures", rows=ds.logs.rows())
+        write_html_report(result, out / "report.html", pngs=written)
+        con.print(f"[4/4] wrote {len(written)} figure files to {out / 'figures'} and {out / 'report.html'}")
     con.print(f"done in {time.perf_counter() - t0:.0f} s; results in {out}/")
     return report
 
 
-def _figures(result, folder: Path) -> list[Path]:
-    try:
-        from simstats.plots import write_figures
-    except ImportError:  # plots arrive with the researcher's-surface work
-        return []
-    return write_figures(result, folder)
+def _figures(result, folder: Path, rows=None) -> list[Path]:
+    from simstats.plots import write_figures
+
+    return write_figures(result, folder, rows=rows)

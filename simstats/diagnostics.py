@@ -30,6 +30,21 @@ class Diagnostics:
     status: str
     messages: list[str] = field(default_factory=list)
     worst: dict[str, str] = field(default_factory=dict)
+    merged: list[str] = field(default_factory=list)
+    checked: bool = True               # False for approximations (ADVI, pathfinder): no MCMC diagnostics exist
+
+    @property
+    def converged(self) -> bool:
+        """Every threshold met: R-hat, bulk and tail ESS, no divergences, no switched or merged personas."""
+        return self.checked and self.status == "ok"
+
+    def summary(self) -> str:
+        """One line: the numbers, then what is wrong (if anything)."""
+        if not self.checked:
+            return "approximate inference: no MCMC convergence diagnostics"
+        s = (f"{self.status}: max R-hat {self.max_rhat:.3f}, min bulk ESS {self.min_ess_bulk:.0f}, min tail ESS "
+             f"{self.min_ess_tail:.0f}, {self.divergences} divergences")
+        return s + ("; " + "; ".join(self.messages) if self.messages else "")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,7 +74,8 @@ def label_switching(posterior, fp_names: list[str] | None = None) -> list[str]:
     if K < 2:
         return []
     half = n_draw // 2
-    ref = fp[0].mean(0)
+    # the reference is chain 0's first half, so that a switch inside chain 0 shows in its second half
+    ref = fp[0, :half].mean(0) if half >= 10 else fp[0].mean(0)
     segments = {}
     for c in range(n_chain):
         segments[f"chain {c}"] = fp[c].mean(0)
@@ -80,6 +96,33 @@ def label_switching(posterior, fp_names: list[str] | None = None) -> list[str]:
     # a chain flagged whole is reported once, not with its halves
     whole = {f.split(" (")[0] for f in flagged if "(" not in f}
     return [f for f in flagged if "(" not in f or f.split(" (")[0] not in whole]
+
+
+def merged_personas(posterior, fp_names: list[str] | None = None, tol: float = 0.1) -> list[str]:
+    """Pairs of personas whose fingerprints, in some chain, are within ``tol`` (L1 distance averaged over the
+    measures): two names for one behaviour, which makes both shares meaningless.
+
+    >>> a = np.array([[0.9, 0.1], [0.88, 0.12]])
+    >>> merged_personas({"fp_x": np.broadcast_to(a, (1, 20, 2, 2))}, tol=0.1)
+    ['chain 0: personas 0 and 1']
+    """
+    names = fp_names or [n for n in posterior if str(n).startswith("fp_")]
+    if not names:
+        return []
+    fp = _fingerprint_matrix(posterior, names)
+    K = fp.shape[2]
+    try:
+        labels = [str(x) for x in posterior[names[0]].coords[posterior[names[0]].dims[2]].values]
+    except (AttributeError, KeyError, IndexError):
+        labels = [str(k) for k in range(K)]
+    out = []
+    for c in range(fp.shape[0]):
+        m = fp[c].mean(0)
+        for i in range(K):
+            for j in range(i + 1, K):
+                if np.abs(m[i] - m[j]).sum() / len(names) < tol:
+                    out.append(f"chain {c}: personas {labels[i]} and {labels[j]}")
+    return out
 
 
 def diagnose(idata, var_names: list[str] | None = None, *, max_rhat: float = MAX_RHAT,
@@ -111,6 +154,7 @@ def diagnose(idata, var_names: list[str] | None = None, *, max_rhat: float = MAX
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"].data_vars:
         div = int(np.asarray(idata["sample_stats"]["diverging"]).sum())
     switched = label_switching(post)
+    merged = merged_personas(post)
     msgs = []
     if worst_r[0] > max_rhat:
         msgs.append(f"R-hat {worst_r[0]:.3f} > {max_rhat} ({worst_r[1]})")
@@ -122,11 +166,24 @@ def diagnose(idata, var_names: list[str] | None = None, *, max_rhat: float = MAX
         msgs.append(f"{div} divergent transitions")
     if switched:
         msgs.append("persona labels switched in " + ", ".join(switched))
-    if switched or worst_r[0] > 1.1 or not np.isfinite(worst_r[0]):
+    if merged:
+        msgs.append("merged personas (" + ", ".join(merged) + ")")
+    if switched or merged or worst_r[0] > 1.1 or not np.isfinite(worst_r[0]):
         status = "failed"
     elif msgs:
         status = "warning"
     else:
         status = "ok"
     return Diagnostics(worst_r[0], worst_eb[0], worst_et[0], div, bool(switched), status, msgs,
-                       {"rhat": worst_r[1], "ess_bulk": worst_eb[1], "ess_tail": worst_et[1]})
+                       {"rhat": worst_r[1], "ess_bulk": worst_eb[1], "ess_tail": worst_et[1]}, merged)
+
+
+def approximate(idata, method: str) -> Diagnostics:
+    """Diagnostics of an approximation (ADVI, pathfinder): no R-hat or ESS exist; status ``warning`` so that its
+    numbers are shown, flagged, and never taken for a converged MCMC fit. Merged personas still fail it."""
+    merged = merged_personas(idata["posterior"])
+    msgs = [f"approximate inference ({method}): no MCMC convergence diagnostics; check against an MCMC fit"]
+    if merged:
+        msgs.append("merged personas (" + ", ".join(merged) + ")")
+    return Diagnostics(float("nan"), float("nan"), float("nan"), 0, False, "failed" if merged else "warning", msgs,
+                       {}, merged, checked=False)

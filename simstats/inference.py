@@ -33,6 +33,7 @@ if "jax" not in sys.modules and "XLA_FLAGS" not in os.environ:  # must happen be
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={os.cpu_count() or 1}"
 
 from simstats.builders import ModelData, build_model
+from simstats.diagnostics import Diagnostics, approximate, diagnose
 from simstats.errors import FitError, SpecError
 from simstats.likelihoods import FAMILIES
 from simstats.logs.patterns import Patterns
@@ -40,7 +41,6 @@ from simstats.spec import ModelSpec
 
 SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax", "advi", "pathfinder")
 MCMC = ("nutpie", "pymc", "numpyro", "blackjax")
-RHAT_MAX, ESS_MIN = 1.01, 400.0
 
 
 # ------------------------------------------------------------------------------------------------------------ EM
@@ -133,14 +133,28 @@ def initial_point(spec: ModelSpec, data: ModelData, em: EMResult) -> dict[str, n
     mu = eta.mean(0)
     sd = np.maximum(eta.std(0), 0.3)
     init: dict[str, np.ndarray] = {"logodds_mu": mu}
-    for lev, groups in zip(data.levels, data.level_groups):
+    centred = spec.hierarchy.parametrization in ("centred", "mixed")
+    for i, (lev, groups) in enumerate(zip(data.levels, data.free_groups)):
         init[f"sigma_{lev}"] = np.full(len(mu), 0.3)
-        init[f"z_{lev}"] = np.zeros((len(groups), len(mu)))
+        if not groups:
+            continue
+        if spec.hierarchy.parametrization == "centred":   # each free group at the mean of its conditions
+            idx = data.free_group_index(i)
+            means = np.stack([eta[idx == j].mean(0) for j in range(len(groups))])
+            init[f"eta_{lev}"] = means if spec.hierarchy.structure == "nested" else means - mu
+        else:
+            init[f"z_{lev}"] = np.zeros((len(groups), len(mu)))
     init["sigma_condition"] = sd
-    if spec.hierarchy.parametrization == "centred":
+    var = np.stack([np.full(len(mu), 0.09)] * len(data.levels) + [sd ** 2])   # (L + 1, Kf)
+    if centred:
         init["eta_condition"] = eta
-    else:
-        init["z_condition"] = (eta - mu) / sd
+    else:   # a condition's sd also carries the variances its single-child ancestors handed down
+        init["z_condition"] = (eta - mu) / np.sqrt(data.condition_scale @ var)
+    if spec.hierarchy.variance == "decomposed" and data.levels:   # the same sds as total and shares
+        for lev in [*data.levels, "condition"]:
+            del init[f"sigma_{lev}"]
+        init["sigma_total"] = np.sqrt(var.sum(0))
+        init["variance_share"] = (var / var.sum(0)).T
     if data.coefs:
         init["gamma_free"] = gamma
     if spec.prompt.question_effect != "none" and len(data.prompts) > 1:
@@ -163,7 +177,7 @@ def _jittered(init: dict[str, np.ndarray], chains: int, rng: np.random.Generator
         d = {}
         for k, v in init.items():
             v = np.asarray(v, float)
-            if k in fingerprint_names or k == "u_raw":
+            if k in fingerprint_names or k in ("u_raw", "variance_share"):
                 d[k] = v.copy()
             elif k.startswith("sigma_"):
                 d[k] = v * np.exp(rng.uniform(-0.5, 0.5, v.shape))
@@ -174,162 +188,45 @@ def _jittered(init: dict[str, np.ndarray], chains: int, rng: np.random.Generator
 
 
 # ---------------------------------------------------------------------------------------------------- diagnostics
-@dataclass
-class LabelCheck:
-    """Result of :func:`label_switching_check`."""
+def anchor_tables(spec: ModelSpec, data: ModelData) -> dict[str, np.ndarray]:
+    """The prior mean fingerprint table (K, categories) of every ``fp_*`` variable, from the spec's anchors."""
+    from simstats.builders import _verdict_alpha
 
-    ok: bool
-    chain_permutations: dict[int, tuple[int, ...]]   # best relabelling of each chain onto the pooled fingerprints
-    within_chain_switch: list[int]                   # chains whose first and second halves disagree
-    merged: list[tuple[int, str, str]]               # (chain, persona, persona) with near-identical fingerprints
-    matches_anchors: bool                            # pooled fingerprints closest to the spec's anchors as named
-    message: str
-
-
-def _fingerprint_matrix(posterior, names: list[str]) -> np.ndarray:
-    """(chain, draw, K, D): concatenated fingerprint probabilities of every measure."""
-    return np.concatenate([np.asarray(posterior[n]) for n in names], axis=-1)
+    tabs = {f"fp_{ms.name}": FAMILIES[ms.likelihood].prior_table(
+        data.patterns.grids[ms.name], [p.anchors[ms.name] for p in spec.personas], spec.anchor_strength)
+        for ms in spec.measures}
+    if data.verdict_levels is not None:
+        a = _verdict_alpha(spec, data.verdict_levels)
+        tabs["fp_verdict"] = a / a.sum(1, keepdims=True)
+    return tabs
 
 
-def _best_perm(a: np.ndarray, b: np.ndarray) -> tuple[tuple[int, ...], float, float]:
-    """Permutation p minimising sum_k |a[p[k]] - b[k]|_1; returns (p, its cost, identity cost)."""
-    K = a.shape[0]
-    ident = float(np.abs(a - b).sum())
+def labels_match_anchors(posterior, spec: ModelSpec, data: ModelData) -> bool:
+    """True when the posterior-mean fingerprints sit closest to their own personas' anchors (an L1 assignment);
+    False means the data put a persona where another's name fits better: the names may mislead."""
+    tabs = anchor_tables(spec, data)
+    names = [n for n in tabs if n in posterior]
+    est = np.concatenate([np.asarray(posterior[n]).mean((0, 1)) for n in names], axis=-1)
+    anchor = np.concatenate([tabs[n] for n in names], axis=-1)
+    K = est.shape[0]
     if K <= 7:
-        best = min(permutations(range(K)), key=lambda p: np.abs(a[list(p)] - b).sum())
+        best = min(permutations(range(K)), key=lambda p: np.abs(est[list(p)] - anchor).sum())
     else:
         from scipy.optimize import linear_sum_assignment
-        cost = np.abs(a[:, None, :] - b[None, :, :]).sum(-1)
-        r, c = linear_sum_assignment(cost)
+        r, c = linear_sum_assignment(np.abs(est[:, None, :] - anchor[None, :, :]).sum(-1))
         best = tuple(int(x) for x in r[np.argsort(c)])
-    return tuple(int(x) for x in best), float(np.abs(a[list(best)] - b).sum()), ident
+    return tuple(best) == tuple(range(K))
 
 
-def label_switching_check(idata, spec: ModelSpec | None = None, data: ModelData | None = None,
-                          merge_tol: float = 0.1) -> LabelCheck:
-    """Detect label switching across and within chains, and merged personas, from fingerprint draws.
-
-    For each chain, the chain-mean fingerprints (all measures' category probabilities concatenated) are matched to
-    those of chain 0 by the permutation with the smallest L1 distance; any chain whose best match is not the identity
-    has switched labels. The same is done between the halves of each chain. Two personas of one chain whose
-    fingerprints are within ``merge_tol`` (L1, per measure averaged) are flagged as merged. With ``spec`` and
-    ``data`` the pooled (chain 0's if chains disagree) fingerprints are also matched to the anchors' prior tables (``matches_anchors``).
-
-    >>> chk = label_switching_check(out.idata)    # doctest: +SKIP
-    >>> chk.ok                                    # doctest: +SKIP
-    True
-    """
-    post = idata.posterior
-    names = sorted(n for n in post.data_vars if n.startswith("fp_") and post[n].ndim == 4)
-    if not names:
-        raise FitError("no fingerprint variables (fp_*) in the posterior")
-    F = _fingerprint_matrix(post, names)            # (chain, draw, K, D)
-    nch, nd, K = F.shape[:3]
-    ref = F[0].mean(0)          # chain 0 is the reference labelling (a pooled mean would average switched chains)
-    perms, within, merged = {}, [], []
-    pn = list(post["fp_" + names[0][3:]].coords[post[names[0]].dims[2]].values)
-    for c in range(nch):
-        m = F[c].mean(0)
-        p, cost, ident = _best_perm(m, ref)
-        perms[c] = p
-        h1, h2 = F[c, : nd // 2].mean(0), F[c, nd // 2:].mean(0)
-        p2, *_ = _best_perm(h2, h1)
-        if p2 != tuple(range(K)):
-            within.append(c)
-        for i in range(K):
-            for j in range(i + 1, K):
-                if np.abs(m[i] - m[j]).sum() / len(names) < merge_tol:
-                    merged.append((c, str(pn[i]), str(pn[j])))
-    switched = [c for c, p in perms.items() if p != tuple(range(K))]
-    pooled = F.mean((0, 1)) if not switched else ref
-    anchors_ok = True
-    if spec is not None and data is not None:
-        tabs = []
-        for n in names:
-            mname = n[3:]
-            if mname == "verdict":
-                from simstats.builders import _verdict_alpha
-                a = _verdict_alpha(spec, data.verdict_levels)
-                tabs.append(a / a.sum(1, keepdims=True))
-            else:
-                ms = next(x for x in spec.measures if x.name == mname)
-                tabs.append(FAMILIES[ms.likelihood].prior_table(
-                    data.patterns.grids[mname], [p.anchors[mname] for p in spec.personas], spec.anchor_strength))
-        anchor = np.concatenate(tabs, axis=-1)
-        p, *_ = _best_perm(pooled, anchor)
-        anchors_ok = p == tuple(range(K))
-    ok = not switched and not within and not merged
-    msgs = []
-    if switched:
-        msgs.append(f"chains {switched} carry other labellings ({ {c: perms[c] for c in switched} })")
-    if within:
-        msgs.append(f"labels switch within chains {within}")
-    if merged:
-        msgs.append(f"merged personas {merged}")
-    if not anchors_ok:
-        msgs.append("pooled fingerprints sit closer to another persona's anchor than to their own (names may not fit)")
-    return LabelCheck(ok, perms, within, merged, anchors_ok, "; ".join(msgs) or "no label switching")
-
-
-@dataclass
-class Diagnostics:
-    """Convergence summary of an MCMC fit (thresholds: R-hat <= 1.01, bulk and tail ESS >= 400, no divergences)."""
-
-    max_rhat: float
-    min_ess_bulk: float
-    min_ess_tail: float
-    n_divergent: int
-    worst: list[tuple[str, float, float]]       # (parameter, r_hat, ess_bulk) of the weakest few
-    labels: LabelCheck | None
-    checked: bool = True                        # False for approximations (advi, pathfinder)
-
-    @property
-    def converged(self) -> bool:
-        return (self.checked and self.max_rhat <= RHAT_MAX and self.min_ess_bulk >= ESS_MIN
-                and self.min_ess_tail >= ESS_MIN and self.n_divergent == 0
-                and (self.labels is None or self.labels.ok))
-
-    def summary(self) -> str:
-        if not self.checked:
-            return "approximate inference: no MCMC convergence diagnostics"
-        s = (f"max R-hat {self.max_rhat:.4f}, min bulk ESS {self.min_ess_bulk:.0f}, min tail ESS "
-             f"{self.min_ess_tail:.0f}, divergences {self.n_divergent}")
-        if self.labels is not None:
-            s += f"; labels: {self.labels.message}"
-        return s
-
-
-def diagnose(idata, spec: ModelSpec | None = None, data: ModelData | None = None) -> Diagnostics:
-    """R-hat, ESS, divergences of every posterior variable (constant entries such as reference columns skipped)."""
-    import arviz_stats as azs
-
-    post = idata.posterior.to_dataset() if hasattr(idata.posterior, "to_dataset") else idata.posterior
-    rh = azs.rhat(post)
-    eb = azs.ess(post, method="bulk")
-    et = azs.ess(post, method="tail")
-    rows = []
-    for v in post.data_vars:
-        x = np.asarray(post[v])
-        const = (x.std(axis=(0, 1)) == 0)
-        r = np.asarray(rh[v]).reshape(const.shape)
-        b = np.asarray(eb[v]).reshape(const.shape)
-        t = np.asarray(et[v]).reshape(const.shape)
-        for idx in zip(*np.nonzero(~const)):
-            rows.append((f"{v}{list(idx) if idx else ''}", float(r[idx]), float(b[idx]), float(t[idx])))
-    if not rows:
-        raise FitError("posterior has no varying parameters")
-    rows_r = np.array([x[1] for x in rows])
-    rows_b = np.array([x[2] for x in rows])
-    rows_t = np.array([x[3] for x in rows])
-    rows_r = np.where(np.isnan(rows_r), np.inf, rows_r)
-    worst = sorted(rows, key=lambda x: -(x[1] if np.isfinite(x[1]) else np.inf))[:3] + \
-        sorted(rows, key=lambda x: x[2])[:3]
-    ndiv = int(np.asarray(idata.sample_stats["diverging"]).sum()) if "sample_stats" in idata.children and \
-        "diverging" in idata.sample_stats else 0
-    labels = label_switching_check(idata, spec, data)
-    return Diagnostics(float(rows_r.max()), float(np.nan_to_num(rows_b, nan=0).min()),
-                       float(np.nan_to_num(rows_t, nan=0).min()), ndiv,
-                       [(n, r, b) for n, r, b, _ in worst], labels)
+def check(idata, spec: ModelSpec, data: ModelData, sampler: str) -> Diagnostics:
+    """:func:`simstats.diagnostics.diagnose` (or :func:`~simstats.diagnostics.approximate`) plus the anchor check."""
+    d = diagnose(idata) if sampler in MCMC else approximate(idata, sampler)
+    if not labels_match_anchors(idata["posterior"], spec, data):
+        d.messages.append("fitted fingerprints sit closer to another persona's anchors than to their own: the "
+                          "persona names may not fit these data")
+        if d.status == "ok":
+            d.status = "warning"
+    return d
 
 
 # ------------------------------------------------------------------------------------------------------------ fit
@@ -385,17 +282,49 @@ def _sample_pymc(model, inits, draws, tune, chains, seed, progress, target_accep
     return idata, {"compile+sample": time.perf_counter() - t0}
 
 
+class _BlackjaxCompat:
+    """PyMC 6.4's BlackJAX path was written for BlackJAX < 1.6: it passes ``progress_bar`` to
+    ``window_adaptation`` and calls ``blackjax.progress_bar.gen_scan_fn``, both gone in BlackJAX 1.6. Inside this
+    context both exist again (the first drops the argument, the second is a plain ``lax.scan``); restored on exit."""
+
+    def __enter__(self):
+        import blackjax
+        import jax
+
+        self.bj = blackjax
+        self.orig_wa = blackjax.window_adaptation
+        self.pb = blackjax.progress_bar
+        self.had_scan = hasattr(self.pb, "gen_scan_fn")
+
+        def window_adaptation(*args, progress_bar=None, **kwargs):
+            return self.orig_wa(*args, **kwargs)
+
+        blackjax.window_adaptation = window_adaptation
+        if not self.had_scan:
+            self.pb.gen_scan_fn = lambda n, progress=False: jax.lax.scan
+        return self
+
+    def __exit__(self, *exc):
+        self.bj.window_adaptation = self.orig_wa
+        if not self.had_scan:
+            del self.pb.gen_scan_fn
+        return False
+
+
 def _sample_jax(which, model, inits, draws, tune, chains, seed, progress, target_accept):
+    import contextlib
+
     import jax
 
     jax.config.update("jax_enable_x64", True)
     from pymc.sampling.jax import sample_jax_nuts
 
     t0 = time.perf_counter()
-    idata = sample_jax_nuts(draws=draws, tune=tune, chains=chains, target_accept=target_accept, random_seed=seed,
-                            initvals=inits, jitter=False, model=model, progressbar=progress,
-                            nuts_sampler=which, compute_convergence_checks=False,
-                            chain_method="parallel" if jax.device_count() >= chains else "vectorized")
+    with _BlackjaxCompat() if which == "blackjax" else contextlib.nullcontext():
+        idata = sample_jax_nuts(draws=draws, tune=tune, chains=chains, target_accept=target_accept, random_seed=seed,
+                                initvals=inits, jitter=False, model=model, progressbar=progress,
+                                nuts_sampler=which, compute_convergence_checks=False,
+                                chain_method="parallel" if jax.device_count() >= chains else "vectorized")
     return idata, {"compile+sample": time.perf_counter() - t0}
 
 
@@ -516,10 +445,7 @@ def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draw
     timings.update(t)
 
     t0 = time.perf_counter()
-    if sampler in MCMC:
-        diag = diagnose(idata, spec, data)
-    else:
-        diag = Diagnostics(np.nan, np.nan, np.nan, 0, [], label_switching_check(idata, spec, data), checked=False)
+    diag = check(idata, spec, data, sampler)
     timings["diagnostics"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
     idata.attrs.update({"simstats_spec": spec.name, "simstats_spec_hash": spec.hash(),
@@ -538,13 +464,12 @@ def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draw
 
 __all__ = [
     "SAMPLERS",
-    "Diagnostics",
     "EMResult",
     "FitOutput",
-    "LabelCheck",
-    "diagnose",
+    "anchor_tables",
+    "check",
     "em_start",
     "fit",
     "initial_point",
-    "label_switching_check",
+    "labels_match_anchors",
 ]

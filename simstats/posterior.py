@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from simstats.builders import ModelData, cell_log_weights, condition_shares, model_data, pattern_log_emissions
-from simstats.diagnostics import Diagnostics, diagnose
+from simstats.diagnostics import Diagnostics
 from simstats.likelihoods import NO_SCORE
 from simstats.logs.grid import MISSING_BIN
 from simstats.logs.patterns import Patterns
@@ -69,7 +69,10 @@ class FitResult:
 
     @cached_property
     def diagnostics(self) -> Diagnostics:
-        return diagnose(self.idata)
+        """R-hat, ESS, divergences, label switching, merged personas and the anchor check, with one status."""
+        from simstats.inference import check
+
+        return check(self.idata, self.spec, self.data, self.sampler or "nutpie")
 
     # ------------------------------------------------------------------ persona shares
     def share_draws(self) -> np.ndarray:
@@ -199,6 +202,11 @@ class FitResult:
             out[f"p_{p}"] = joined[f"p_{p}"].to_numpy()
         return out
 
+    def _repr_html_(self) -> str:
+        from simstats.html import result_html
+
+        return result_html(self)
+
     # ------------------------------------------------------------------ report
     def summary_dict(self, prob: float = PROB) -> dict[str, Any]:
         """The JSON report: diagnostics, personas with fingerprints, per-condition shares and threshold rates."""
@@ -223,6 +231,7 @@ class FitResult:
             "n_answers": int(self.patterns.n_answers),
             "diagnostics": {"max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk, "min_ess_tail": d.min_ess_tail,
                             "divergences": d.divergences, "label_switching": d.label_switching,
+                            "merged_personas": d.merged,
                             "status": d.status, "messages": d.messages},
             "personas": personas,
             "conditions": conditions,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -62,3 +63,58 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
     con.print(tab)
     for s in sentences(report):
         con.print(s, highlight=False)
+
+def public_report(result) -> dict:
+    """The report of a fit (``FitResult.summary_dict``), without personas, shares and threshold rates when the fit
+    failed its diagnostics: a failed fit is never reported as a result."""
+    report = result.summary_dict()
+    if report["diagnostics"]["status"] == "failed":
+        for k in ("conditions", "threshold_rate", "personas"):
+            report.pop(k, None)
+    return report
+
+
+
+def html_report(result, *, rows=None, title: str | None = None, seed: int = 0,
+                pngs: list[Path] | None = None) -> str:
+    """A standalone HTML report of a fit: the :func:`simstats.html.result_html` tables, one sentence per condition
+    and every figure that applies, embedded as PNG (no external files). A failed fit gets its diagnostics only.
+    ``pngs``: figures already rendered (e.g. by :func:`simstats.plots.write_figures`) to embed instead of drawing.
+
+    >>> Path("report.html").write_text(html_report(result))   # doctest: +SKIP
+    """
+    import base64
+    import tempfile
+    from html import escape
+
+    from simstats.html import result_html
+
+    rep = public_report(result)
+    body = [result_html(result)]
+    if rep["diagnostics"]["status"] != "failed":
+        body.append("<ul style=\"font-size:13px\">" + "".join(f"<li>{escape(s)}</li>" for s in sentences(rep))
+                    + "</ul>")
+        from simstats.plots import write_figures
+
+        with tempfile.TemporaryDirectory() as tmp:
+            files = pngs if pngs is not None else write_figures(result, tmp, rows=rows, formats=("png",), seed=seed)
+            for png in [Path(f) for f in files if str(f).endswith(".png")]:
+                data = base64.b64encode(png.read_bytes()).decode("ascii")
+                body.append(f"<h3 style=\"font-size:14px\">{escape(png.stem.replace('_', ' '))}</h3>"
+                            f"<img alt=\"{escape(png.stem)}\" style=\"max-width:100%\" "
+                            f"src=\"data:image/png;base64,{data}\">")
+    name = escape(title or f"simstats report: {rep['model']}")
+    return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" + name + "</title></head>"
+            "<body style=\"font-family:sans-serif;max-width:1000px;margin:auto\"><h2>" + name + "</h2>"
+            + "\n".join(body) + "</body></html>")
+
+
+def write_html_report(result, path: str | Path, *, rows=None, seed: int = 0,
+                      pngs: list[Path] | None = None) -> Path:
+    """Write :func:`html_report` to ``path`` atomically (a temporary file renamed into place)."""
+    path = Path(path)
+    text = html_report(result, rows=rows, seed=seed, pngs=pngs)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -33,7 +33,7 @@ _LOGODDS = {"mean", "sd"}
 _ANCHOR = {"mean", "no_score"}
 _MEASURE = {"likelihood", "bins"}
 _VERDICT = {"likelihood"}
-_HIER = {"levels", "structure", "sigma", "parametrization"}
+_HIER = {"levels", "structure", "sigma", "parametrization", "variance"}
 _PROMPT = {"question_effect", "question_sigma", "features", "reference", "coef_sd"}
 _PRIORS = {"anchor_strength", "verdict_strength"}
 _SAMPLER = {"name", "draws", "tune", "chains", "target_accept"}
@@ -67,15 +67,23 @@ class HierarchySpec:
     ``levels``: condition-level columns coarsest first (``None`` = those the data declares); ``structure``:
     ``nested`` (a group is its path, e.g. base_model/finetune) or ``crossed`` (a group is the level's value);
     ``sigma``: HalfNormal scale of every level's standard deviation (the condition level included);
-    ``parametrization`` of the condition level: ``noncentred`` (``eta = parent + sigma * z``; best when conditions
-    carry little data) or ``centred`` (``eta ~ Normal(parent, sigma)``; best when every condition has hundreds of
-    answers, as in EM logs). Levels above the condition (few groups) are always non-centred.
+    ``parametrization`` of every level: ``centred`` (``eta_g ~ Normal(parent, sd)``; best when every condition
+    has hundreds of answers, as in EM logs, so that the data pin each condition's log-odds) or ``noncentred``
+    (``eta_g = parent + sd * z``; best when conditions carry little data) or ``mixed`` (the condition level
+    centred, the levels above it, with few groups whose sd the data barely fix, non-centred). A group with a single child (e.g. a
+    fine-tune with one run) has no effect of its own: its variance is handed to its child, an exact
+    reparametrisation that removes a ridge the sampler cannot cross quickly (see
+    ``builders._collapse_single_child_groups``). ``variance``: ``independent`` (each level's sd ~
+    HalfNormal(sigma)) or ``decomposed`` (per persona a total sd ~ HalfNormal(sigma * sqrt(levels + 1)) split over
+    the levels by a Dirichlet(1, ..., 1) share of its variance: the same expected total variance, but a level that
+    the data barely inform, such as six base models, moves on a bounded simplex instead of an unbounded sd).
     """
 
     levels: tuple[str, ...] | None = None
     structure: str = "nested"
     sigma: float = 1.0
     parametrization: str = "noncentred"
+    variance: str = "independent"
 
 
 @dataclass(frozen=True)
@@ -250,8 +258,10 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
     hier = HierarchySpec(None if levels is None else tuple(levels),
                          _choice(h.get("structure", "nested"), {"nested", "crossed"}, "hierarchy.structure", src),
                          float(_num(h.get("sigma", 1.0), "hierarchy.sigma", src, lo=0, lo_open=True)),
-                         _choice(h.get("parametrization", "noncentred"), {"noncentred", "centred"},
-                                 "hierarchy.parametrization", src))
+                         _choice(h.get("parametrization", "noncentred"), {"noncentred", "centred", "mixed"},
+                                 "hierarchy.parametrization", src),
+                         _choice(h.get("variance", "independent"), {"independent", "decomposed"},
+                                 "hierarchy.variance", src))
 
     p = _check_keys(d.get("prompt", {}), _PROMPT, "[prompt]", src)
     feats = _data_or_columns(p.get("features", "data"), "prompt.features", src)

@@ -55,7 +55,7 @@ def spec_source(spec: ModelSpec) -> dict[str, Any]:
     d["verdict"] = {"likelihood": spec.verdict_likelihood}
     h = spec.hierarchy
     d["hierarchy"] = {"levels": "data" if h.levels is None else list(h.levels), "structure": h.structure,
-                      "sigma": h.sigma, "parametrization": h.parametrization}
+                      "sigma": h.sigma, "parametrization": h.parametrization, "variance": h.variance}
     pr = spec.prompt
     d["prompt"] = {"question_effect": pr.question_effect, "question_sigma": pr.question_sigma,
                    "features": "data" if pr.features is None else list(pr.features),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +22,16 @@ def threshold_hits(table: pd.DataFrame, grids: dict[str, Grid], aligned_below: f
     return (a != MISSING_BIN) & (a < a_cut) & (c != MISSING_BIN) & (c >= c_cut)
 
 
-def summarise(logs: LogSet) -> dict[str, Any]:
+class Summary(dict):
+    """The summary dict (JSON-ready), shown as an HTML table in Jupyter."""
+
+    def _repr_html_(self) -> str:
+        from simstats.html import summary_html
+
+        return summary_html(self)
+
+
+def summarise(logs: LogSet) -> Summary:
     """Accounting, conditions, prompts, features, measures and verdicts of a set of logs.
 
     >>> from simstats.datasets import load_dataset
@@ -35,7 +43,7 @@ def summarise(logs: LogSet) -> dict[str, Any]:
     pats = logs.patterns()
     t = pats.table
     per_cond = t.groupby("condition")["count"].sum()
-    out: dict[str, Any] = {
+    out = Summary({
         "rows_read": acc.rows_read,
         "rows_used": acc.rows_used,
         "excluded": dict(sorted(acc.excluded.items())),
@@ -50,7 +58,7 @@ def summarise(logs: LogSet) -> dict[str, Any]:
         "measures": {m: {"missing": int(t.loc[t[m] == MISSING_BIN, "count"].sum()), **pats.grids[m].to_dict()}
                      for m in pats.measures},
         "n_patterns": len(t),
-    }
+    })
     if pats.verdict_levels:
         out["verdicts"] = {str(k): int(v) for k, v in t.groupby("verdict")["count"].sum().items()}
     if {"aligned", "coherent"} <= set(pats.measures):

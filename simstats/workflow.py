@@ -72,6 +72,7 @@ def fit(spec: ModelSpec | str | Path | None = None, data: Any = None, *, roles: 
                         progress=progress)
     result = FitResult(out.idata, s, pats, out.sampler, dict(out.timings),
                        {"seed": seed, "draws": draws, "tune": tune, "chains": chains})
+    result.__dict__["diagnostics"] = out.diagnostics      # computed once by the fit (cached_property slot)
     if require_converged and result.diagnostics.status == "failed":
         raise FitError("the fit did not converge: " + "; ".join(result.diagnostics.messages))
     return result

@@ -159,3 +159,47 @@ def test_cli_fit_writes_a_result_that_report_reads(small_fit, tmp_path, monkeypa
     code3, _, err3 = run_cli(["fit", str(bad), str(csv), "--out", str(tmp_path / "r2")], monkeypatch, capsys)
     assert code3 == 2 and err3.startswith("error:") and "bad.toml" in err3 and "Traceback" not in err3
     assert not (tmp_path / "r2").exists()
+
+
+def test_html_views_name_personas_conditions_and_status(small_fit):
+    """Jupyter's `_repr_html_` of a result and of a data summary: status, every persona and condition, escaped."""
+    from simstats.summary import summarise
+    from simstats.datasets import load_dataset
+
+    html = small_fit._repr_html_()
+    assert small_fit.diagnostics.status in html
+    for name in [*small_fit.personas, *small_fit.conditions]:
+        assert name in html
+    assert "<script" not in html and "aligned &lt; 30" in html
+    s = summarise(load_dataset().logs)
+    sh = s._repr_html_()
+    assert json.loads(json.dumps(s)) == s                     # still a plain JSON-ready dict
+    assert "20,880 rows read" in sh and "gemma-2-9b-it/none/base" in sh
+
+
+def test_report_html_and_figures_cli(small_fit, tmp_path, monkeypatch, capsys):
+    """`simstats report RUN --html F` writes one standalone file with the figures embedded; `simstats figures RUN
+    --out DIR --format png,svg` writes every applicable figure in both formats; a bad format exits 2."""
+    import re
+
+    from simstats.plots import FIGURES
+
+    run = tmp_path / "run"
+    save_result(small_fit, run)
+    html = tmp_path / "report.html"
+    code, _, err = run_cli(["report", str(run), "--html", str(html)], monkeypatch, capsys)
+    assert code == (1 if small_fit.diagnostics.status == "failed" else 0), err
+    text = html.read_text()
+    assert text.startswith("<!DOCTYPE html>") and text.count("data:image/png;base64,") >= 4
+    assert "src=\"http" not in text and not list(tmp_path.glob(".*.tmp"))
+    figs = tmp_path / "figs"
+    code, out, err = run_cli(["figures", str(run), "--out", str(figs), "--format", "png,svg"], monkeypatch, capsys)
+    assert code == 0, err
+    names = {p.stem for p in figs.iterdir()}
+    assert {"persona_shares", "fingerprints", "ppc_aligned", "ppc_coherent"} <= names <= set(FIGURES) | {
+        f"ppc_{m}" for m in small_fit.data.measures}
+    assert {p.suffix for p in figs.iterdir()} == {".png", ".svg"}
+    assert re.search(r"wrote \d+ files", out)
+    code, _, err = run_cli(["figures", str(run), "--out", str(tmp_path / "f2"), "--format", "gif"], monkeypatch,
+                           capsys)
+    assert code == 2 and "gif" in err and not (tmp_path / "f2").exists()

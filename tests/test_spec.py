@@ -109,7 +109,9 @@ def test_stored_spec_round_trips_with_non_default_values():
 
     spec = load_spec(DEFAULT_SPEC_PATH)
     spec = replace(spec, hierarchy=replace(spec.hierarchy, levels=("base_model",), structure="crossed",
-                                           parametrization="centred", sigma=0.7),
+                                           parametrization="centred", sigma=0.7,
+                                           variance="independent" if spec.hierarchy.variance == "decomposed"
+                                           else "decomposed"),
                    prompt=replace(spec.prompt, features=("format",), question_effect="normal"),
                    anchor_strength=3.0)
     again = spec_from_dict(spec_source(spec))

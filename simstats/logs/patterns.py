@@ -85,6 +85,29 @@ class Patterns:
         return Patterns(t, grids, list(self.measures), list(self.features), list(self.condition_levels),
                         self.verdict_levels, self.accounting)
 
+    def select(self, conditions: list[str] | None = None, prompts: list[str] | None = None) -> Patterns:
+        """The patterns of some conditions and/or prompts only (e.g. a quick look at a few checkpoints).
+
+        Raises ``KeyError`` naming any condition or prompt that is not in the data. The accounting is kept as it
+        was (it describes the rows read, not the selection).
+
+        >>> from simstats.datasets import load_dataset
+        >>> p = load_dataset().patterns
+        >>> p.select(conditions=[c for c in p.conditions if "Coder" in c]).n_answers
+        8880
+        """
+        t = self.table
+        keep = pd.Series(True, index=t.index)
+        for col, wanted, have in (("condition", conditions, self.conditions), ("prompt", prompts, self.prompts)):
+            if wanted is None:
+                continue
+            unknown = sorted(set(wanted) - set(have))
+            if unknown:
+                raise KeyError(f"no {col} {unknown} in the data (it has {have})")
+            keep &= t[col].isin(wanted)
+        return Patterns(t[keep].reset_index(drop=True), dict(self.grids), list(self.measures), list(self.features),
+                        list(self.condition_levels), self.verdict_levels, self.accounting)
+
     def data_hash(self) -> str:
         """A SHA-256 of the pattern table (order-independent), stored with fits so loads can check it."""
         t = self.table.sort_values([c for c in self.table.columns if c != "count"]).reset_index(drop=True)
