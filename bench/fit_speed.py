@@ -8,6 +8,7 @@ Parts (choose with --parts, default all):
 - ``rows``: the same model written row by row in plain PyMC (``build_model(..., rows=True)``: one likelihood
   term per answer, PyTensor's own log-sum-exp, no aggregation, no fused kernel), sampled with nutpie on the same data in the same process as the
   pattern fit: ratio = row time / pattern time.
+- ``grad``: one log-density + gradient evaluation of the same model on patterns vs rows (numba), best of 3.
 - ``growth``: 10^3 .. 10^7 simulated answers at fixed conditions and prompts; fit time beyond aggregation,
   ratio largest / smallest (target <= 1.5).
 
@@ -132,6 +133,25 @@ def part_rows(args) -> dict:
             "mean_steps_pattern": steps_pat, "mean_steps_row": steps_row}
 
 
+def part_grad(args) -> dict:
+    """Seconds per log-density + gradient of the real-log model on pattern counts vs row by row (numba), the cost
+    every leapfrog step pays; with equal step counts per draw, the fit-time ratio approaches this ratio."""
+    from simstats.builders import build_model
+    from simstats.spec import DEFAULT_SPEC_PATH, load_spec
+
+    spec = load_spec(DEFAULT_SPEC_PATH)
+    pats = real_patterns()
+    pm_model, data = build_model(spec, pats)
+    row_model, _ = build_model(spec, pats, rows=True)
+    res = {"patterns": len(data.count), "rows": int(data.count.sum())}
+    for rep in range(3):                      # interleaved, best of 3 (shared machine)
+        g_pat, g_row = _grad_seconds(pm_model), _grad_seconds(row_model, n=30)
+        res.setdefault("grad_us_pattern", []).append(1e6 * g_pat)
+        res.setdefault("grad_us_row", []).append(1e6 * g_row)
+    res["best_ratio_row_over_pattern"] = min(res["grad_us_row"]) / min(res["grad_us_pattern"])
+    return res
+
+
 def part_growth(args) -> dict:
     """10^3 .. 10^7 simulated answers over the same 6 conditions x 8 prompts (x 2 formats)."""
     import warnings
@@ -142,7 +162,7 @@ def part_growth(args) -> dict:
 
     spec = load_spec(DEFAULT_SPEC_PATH)
     res = {}
-    for n in [10**3, 10**4, 10**5, 10**6, 10**7]:
+    for n in args.sizes:
         per_cell = max(1, n // (6 * 8 * 2))
         t0 = time.perf_counter()
         pats, _ = simulate_log(spec, n_conditions=6, n_prompts=8, answers_per_cell=per_cell, seed=0)
@@ -155,8 +175,8 @@ def part_growth(args) -> dict:
                   "fit_s": out.timings["total"], "sample_s": out.timings.get("sample"),
                   "converged": out.converged}
         print(n, res[n], flush=True)
-    first, last = res[10**3]["fit_s"], res[10**7]["fit_s"]
-    return {"by_size": res, "ratio_1e7_over_1e3": last / first}
+    first, last = res[args.sizes[0]]["fit_s"], res[args.sizes[-1]]["fit_s"]
+    return {"by_size": res, "ratio_largest_over_smallest": last / first}
 
 
 def main() -> None:
@@ -167,6 +187,8 @@ def main() -> None:
     ap.add_argument("--chains", type=int, default=None)
     ap.add_argument("--sampler", default="nutpie")
     ap.add_argument("--backend", default="numba")
+    ap.add_argument("--sizes", type=lambda t: [int(float(x)) for x in t.split(",")],
+                    default=[10**3, 10**4, 10**5, 10**6, 10**7], help="growth: answers, e.g. 1e3,1e5,1e7")
     ap.add_argument("--json")
     ap.add_argument("--_child")
     args = ap.parse_args()
@@ -189,9 +211,12 @@ def main() -> None:
     if "rows" in parts:
         results["rows"] = part_rows(args)
         print("rows:", results["rows"], flush=True)
+    if "grad" in parts:
+        results["grad"] = part_grad(args)
+        print("grad:", results["grad"], flush=True)
     if "growth" in parts:
         results["growth"] = part_growth(args)
-        print("growth ratio 1e7/1e3:", results["growth"]["ratio_1e7_over_1e3"], flush=True)
+        print("growth ratio largest/smallest:", results["growth"]["ratio_largest_over_smallest"], flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str))
 

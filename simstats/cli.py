@@ -190,10 +190,12 @@ def figures_cmd(run: Annotated[Path, typer.Argument(help="A result folder writte
 
 @app.command("demo")
 def demo_cmd(out_dir: Annotated[Path, typer.Option("--out", help="Folder for everything the demo writes.")] = Path("simstats-demo"),
-             fit_model: Annotated[bool, typer.Option("--fit", help="Also fit the default persona model (slow for now).")] = False,
+             fit_model: Annotated[bool, typer.Option("--fit/--check-only", help="Fit the default persona model "
+                                                     "(default; about 15 minutes on 2 cores), or only check and "
+                                                     "summarise the data.")] = True,
              sampler: SamplerOpt = None, seed: Annotated[int, typer.Option("--seed")] = 20251128) -> None:
-    """The main job: check and summarise the bundled real dataset; with --fit also fit the default persona model,
-    check diagnostics, and write the result, the report and the figures to --out."""
+    """The main job: check and summarise the bundled real dataset, fit the default persona model, check its
+    diagnostics, and write the result, the report (text, JSON, HTML) and the figures to --out."""
     from simstats.demo import run_demo
 
     report = run_demo(out_dir, fit_model=fit_model, sampler=sampler, seed=seed, console=out)
