@@ -40,6 +40,10 @@ _SAMPLER = {"name", "draws", "tune", "chains", "target_accept"}
 _SAMPLERS = {"nutpie", "pymc", "numpyro", "blackjax", "advi", "pathfinder"}
 
 
+#: (section, key, default) of spec keys added after the first saved results (see ``ModelSpec.to_dict``)
+_ADDED_LATER = [("hierarchy", "variance", "independent")]
+
+
 @dataclass(frozen=True)
 class PersonaSpec:
     """One named persona. ``logodds`` is the prior (mean, sd) of its population log-odds vs the first persona."""
@@ -141,6 +145,11 @@ class ModelSpec:
         """A JSON-able dict (stored with fits)."""
         d = asdict(self)
         d.pop("source")
+        # keys added after results were first saved are left out at their default, so older results still match
+        # their stored hash
+        for section, key, default in _ADDED_LATER:
+            if d[section].get(key) == default:
+                d[section].pop(key)
         return json.loads(json.dumps(d, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__") else o))
 
     def hash(self) -> str:
