@@ -61,20 +61,16 @@ def em_start(spec: ModelSpec, data: ModelData, max_iter: int = 500, tol: float =
     Fingerprint M-step is the MAP under the spec's Dirichlet anchors, so EM starts in (and keeps) the labelling of
     the anchors.
     """
+    from simstats.builders import _verdict_alpha
+    from simstats.likelihoods import _anchor_table
+
     K = len(data.personas)
-    fps, prior_extra = {}, {}
-    for ms in spec.measures:
-        grid = data.patterns.grids[ms.name]
-        anchors = [p.anchors[ms.name] for p in spec.personas]
-        fps[ms.name] = FAMILIES[ms.likelihood].prior_table(grid, anchors, spec.anchor_strength)
-        from simstats.likelihoods import _anchor_table
-        prior_extra[ms.name] = spec.anchor_strength * _anchor_table(grid, anchors)
+    fps = {name[3:]: tab for name, tab in anchor_tables(spec, data).items()}   # start at the anchors' prior means
+    prior_extra = {ms.name: spec.anchor_strength * _anchor_table(
+        data.patterns.grids[ms.name], [p.anchors[ms.name] for p in spec.personas]) for ms in spec.measures}
     cats = dict(data.pattern_cat)
     if data.pattern_verdict is not None:
-        from simstats.builders import _verdict_alpha
-        a = _verdict_alpha(spec, data.verdict_levels)
-        fps["verdict"] = a / a.sum(1, keepdims=True)
-        prior_extra["verdict"] = a - 1.0
+        prior_extra["verdict"] = _verdict_alpha(spec, data.verdict_levels) - 1.0
         cats["verdict"] = data.pattern_verdict
     n_cells, C = len(data.cell_count), len(data.conditions)
     w = np.full((n_cells, K), 1.0 / K)
