@@ -34,6 +34,7 @@ from simstats.logs.patterns import Patterns
 from simstats.spec import ModelSpec
 
 PERSONA, PERSONA_FREE, CONDITION, PROMPT, COEF = "persona", "persona_free", "condition", "prompt", "coef"
+CONDITION_COEF = "condition_coef"
 LEVEL = "hierarchy_level"
 
 
@@ -69,6 +70,9 @@ class ModelData:
     emission_cat: dict[str, np.ndarray] = field(default_factory=dict)  # measure/"verdict" -> (E,) categories
     level_scale: list[np.ndarray] = field(default_factory=list)  # per level: (groups, L + 1) 0/1 variance mix
     condition_scale: np.ndarray | None = None   # (C, L + 1) 0/1: which levels' variances a condition carries
+    condition_coefs: list[str] = field(default_factory=list)   # condition effects that entered the model
+    condition_x: np.ndarray | None = None       # (C, n_condition_coefs) their design
+    notes: list[str] = field(default_factory=list)   # what the spec asked for and the data could not support
 
     def __post_init__(self) -> None:
         if self.pattern_emission is None:
@@ -100,7 +104,7 @@ class ModelData:
     @property
     def coords(self) -> dict[str, list[str]]:
         c = {PERSONA: self.personas, PERSONA_FREE: self.personas[1:], CONDITION: self.conditions,
-             PROMPT: self.prompts, COEF: self.coefs}
+             PROMPT: self.prompts, COEF: self.coefs, CONDITION_COEF: self.condition_coefs}
         for lev, groups in zip(self.levels, self.free_groups):
             c[lev] = groups
         if self.levels:
@@ -186,6 +190,47 @@ def _reference_level(values: pd.Series, counts: pd.Series, wanted: str | None, f
     return sorted(levels, key=lambda v: (-tot[v], v))[0]
 
 
+def _condition_design(spec: ModelSpec, per_cond: pd.DataFrame, t: pd.DataFrame, conditions: list[str]
+                      ) -> tuple[list[str], np.ndarray, list[str]]:
+    """Columns of the condition effects the data support, their (C, n) design, and notes on those left out."""
+    names, cols, notes = [], [], []
+    for name, e in spec.conditions.effects.items():
+        if e.column not in t.columns:
+            notes.append(f"condition effect {name!r} left out: the data have no column {e.column!r}")
+            continue
+        if t.groupby("condition")[e.column].nunique(dropna=False).max() > 1:
+            raise SpecError(f"{spec.source}: conditions.effects.{name}: column {e.column!r} is not constant "
+                            "within a condition")
+        v = per_cond[e.column].reindex(conditions)
+        if e.kind in ("indicator", "categorical"):
+            if e.reference not in set(v.astype(str)):
+                notes.append(f"condition effect {name!r} left out: no condition has {e.column} = {e.reference!r}")
+                continue
+            if e.kind == "categorical":
+                levels = sorted(set(v.astype(str)) - {e.reference})
+                if not levels:
+                    notes.append(f"condition effect {name!r} left out: every condition has the same {e.column}")
+                for lv in levels:
+                    names.append(f"{name}[{lv}]")
+                    cols.append((v.astype(str) == lv).to_numpy(float))
+                continue
+            x = (v.astype(str) != e.reference).to_numpy(float)
+        else:
+            x = pd.to_numeric(v, errors="coerce").to_numpy(float)
+            if np.isnan(x).any():
+                bad = v[np.isnan(x)].astype(str).unique()[:3].tolist()
+                raise SpecError(f"{spec.source}: conditions.effects.{name}: column {e.column!r} is numeric but "
+                                f"has values {bad}")
+            if x.std() > 0:
+                x = (x - x.mean()) / x.std()
+        if np.ptp(x) == 0:
+            notes.append(f"condition effect {name!r} left out: every condition has the same {e.column}")
+            continue
+        names.append(name)
+        cols.append(x)
+    return names, (np.stack(cols, axis=1) if cols else np.zeros((len(conditions), 0))), notes
+
+
 def model_data(spec: ModelSpec, patterns: Patterns) -> ModelData:
     """Coarsen ``patterns`` as the spec asks and build the index arrays of the model."""
     p = _coarsen(spec, patterns)
@@ -221,6 +266,7 @@ def model_data(spec: ModelSpec, patterns: Patterns) -> ModelData:
         level_groups.append(groups)
         level_index.append(np.array([groups.index(v) for v in lab], dtype=np.int64))
 
+    condition_coefs, condition_x, notes = _condition_design(spec, per_cond, t, conditions)
     level_scale, condition_scale = _collapse_single_child_groups(spec.hierarchy.structure, level_index,
                                                                  [len(g) for g in level_groups], len(conditions))
 
@@ -254,7 +300,8 @@ def model_data(spec: ModelSpec, patterns: Patterns) -> ModelData:
         cell_x=cell_x, cell_count=cells["count"].to_numpy(np.int64), pattern_cell=pattern_cell.astype(np.int64),
         pattern_cat={m: category_index(t[m].to_numpy()) for m in spec.measure_names},
         count=t["count"].to_numpy(np.int64), patterns=p, cells=cells, verdict_levels=verdict_levels,
-        pattern_verdict=pattern_verdict, feature_levels=feature_levels)
+        pattern_verdict=pattern_verdict, feature_levels=feature_levels, condition_coefs=condition_coefs,
+        condition_x=condition_x, notes=notes)
 
 
 def _verdict_alpha(spec: ModelSpec, levels: list[str]) -> np.ndarray:
@@ -334,6 +381,9 @@ def build_model(spec: ModelSpec, patterns: Patterns, *, rows: bool = False):
                 z = pm.Normal(f"z_{lev}", 0.0, 1.0, dims=(lev, PERSONA_FREE))
                 eta_free = eta_free + pt.where(member, (sd_g * z)[np.maximum(idx, 0)], 0.0)
         sd_c = pt.sqrt(pt.dot(pt.as_tensor(data.condition_scale), var))      # (C, Kf)
+        if data.condition_coefs:                      # fixed effects of condition features, on the condition mean
+            beta = pm.Normal("beta_condition", 0.0, spec.conditions.coef_sd, dims=(CONDITION_COEF, PERSONA_FREE))
+            eta_free = eta_free + pt.dot(pt.as_tensor(data.condition_x), beta)
         if centred:                                   # data-rich conditions: centred on their group's mean
             eta_free = pm.Normal(f"eta_{CONDITION}", eta_free, sd_c, dims=(CONDITION, PERSONA_FREE))
         else:

@@ -164,6 +164,40 @@ def report_cmd(run: Annotated[Path, typer.Argument(help="A result folder written
     _report_exit(report)
 
 
+@app.command("compare")
+def compare_cmd(runs: Annotated[list[Path], typer.Argument(help="Two or more result folders fitted to the same log.")],
+                json_: JsonOpt = False) -> None:
+    """Compare fitted models by PSIS-LOO per answer: ELPD, differences to the best with their standard errors,
+    stacking weights and Pareto-k warnings (ArviZ), best first."""
+    from rich.table import Table
+
+    from simstats.compare import compare, comparison_json
+    from simstats.errors import SimstatsError
+    from simstats.store import load_result
+
+    names = [r.name or str(r) for r in runs]
+    if len(set(names)) < len(names):
+        names = [str(r) for r in runs]
+    if len(set(names)) < len(names):
+        raise SimstatsError("the same run is given twice")
+    table = compare({nm: load_result(r) for nm, r in zip(names, runs)})
+    report = comparison_json(table)
+    if json_:
+        out.print_json(json.dumps(report, default=float))
+        return
+    t = Table("model", "elpd_loo", "se", "elpd_diff", "dse", "weight", "warnings",
+              title="PSIS-LOO per answer (higher elpd is better; elpd_diff = model - best)")
+    for m in report["models"]:
+        t.add_row(m["name"], f"{m['elpd_loo']:.1f}", f"{m['se']:.1f}", f"{m['elpd_diff']:.1f}", f"{m['dse']:.1f}",
+                  f"{m['weight']:.2f}", "; ".join(m["warnings"]))
+    out.print(t)
+    best, *rest = report["models"]
+    for m in rest:
+        z = -m["elpd_diff"] / m["dse"] if m["dse"] > 0 else float("inf")
+        out.print(f"{best['name']} predicts held-out answers better than {m['name']} by {-m['elpd_diff']:.1f} "
+                  f"(SE {m['dse']:.1f}, {z:.1f} SE).", highlight=False)
+
+
 @app.command("figures")
 def figures_cmd(run: Annotated[Path, typer.Argument(help="A result folder written by `simstats fit`.")],
                 out_dir: Annotated[Path, typer.Option("--out", help="Folder for the figures.")] = Path("figures"),
@@ -188,6 +222,121 @@ def figures_cmd(run: Annotated[Path, typer.Argument(help="A result folder writte
     out.print(f"wrote {len(written)} files to {out_dir}")
 
 
+def _int(option: str, text: str | None) -> int | None:
+    """A whole-number option read as text, so that a bad value is one line and exit 2 like every user error."""
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise SimstatsError(f"{option} {text!r}: give a whole number") from None
+
+
+def _int_list(option: str, text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise SimstatsError(f"{option} {text!r}: give whole numbers separated by commas, e.g. 2,2,2") from None
+
+
+def _features(text: str) -> dict[str, tuple[str, ...]]:
+    """``format=plain,json;style=a,b`` -> {feature: levels}; '' -> no features."""
+    out: dict[str, tuple[str, ...]] = {}
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        name, eq, levels = part.partition("=")
+        if not eq or not name.strip():
+            raise SimstatsError(f"--features {text!r}: give feature=level,level (features separated by ';'), "
+                                "e.g. format=plain,json")
+        out[name.strip()] = tuple(v.strip() for v in levels.split(","))
+    return out
+
+
+def design_from_options(base, levels: str | None = None, groups: str | None = None, baseline: str | None = None,
+                        questions: int | None = None, features: str | None = None, answers: int | None = None,
+                        verdicts: bool | None = None):
+    """``base`` (a :class:`~simstats.simulate.Design`) with the design options given on the command line."""
+    from dataclasses import replace
+
+    changes: dict = {}
+    if levels is not None:
+        changes["levels"] = tuple(x.strip() for x in levels.split(","))
+        if groups is None and len(changes["levels"]) != len(base.groups):
+            raise SimstatsError(f"--levels {levels!r} names {len(changes['levels'])} levels; give as many group "
+                                "counts with --groups")
+    if groups is not None:
+        changes["groups"] = _int_list("--groups", groups)
+    if baseline is not None:
+        changes["baseline"] = baseline or None
+    if features is not None:
+        changes["features"] = _features(features)
+    for key, value in (("questions", questions), ("answers", answers), ("verdicts", verdicts)):
+        if value is not None:
+            changes[key] = value
+    return replace(base, **changes) if changes else base
+
+
+@app.command("simulate")
+def simulate_cmd(
+        spec: Annotated[Path, typer.Argument(help="Model spec (TOML) whose generative model draws the log.")],
+        out_file: Annotated[Path | None, typer.Option(
+            "--out", help="The log to write (.csv or .parquet; required); beside it NAME.truth.json, "
+            "NAME.personas.<ext> (answer_id -> true persona) and NAME.roles.toml.", show_default=False)] = None,
+        truth: Annotated[Path | None, typer.Option(
+            "--truth", help="A truth file written before: simulate again with its parameters and design "
+            "(design options override the design).")] = None,
+        seed: Annotated[str | None, typer.Option(
+            "--seed", metavar="N", help="Random seed (same seed, same files). Default: a fresh one, printed.")] = None,
+        levels: Annotated[str | None, typer.Option(
+            "--levels", metavar="COL,COL,...",
+            help="Condition-level columns, coarsest first. Default: base_model,finetune,run.")] = None,
+        groups: Annotated[str | None, typer.Option(
+            "--groups", metavar="N,N,...", help="Groups per parent at each level. Default: 2,2,2.")] = None,
+        baseline: Annotated[str | None, typer.Option(
+            "--baseline", metavar="NAME", help="Value of the lower levels of one un-fine-tuned condition per "
+            "top-level group ('' for none). Default: none.")] = None,
+        questions: Annotated[str | None, typer.Option(
+            "--questions", metavar="N", help="Questions. Default: 12.")] = None,
+        features: Annotated[str | None, typer.Option(
+            "--features", metavar="F=L,L;...", help="Prompt features, each question asked in every combination: "
+            "'format=plain,json;style=a,b' (first level unmarked; '' for none). Default: format=plain,json.")] = None,
+        answers: Annotated[str | None, typer.Option(
+            "--answers", metavar="N", help="Answers per condition and question id. Default: 50.")] = None,
+        verdicts: Annotated[bool | None, typer.Option(
+            "--verdicts/--no-verdicts", help="Write a verdict column (CODE / REFUSAL when the aligned score is "
+            "empty). Default: when the spec's personas declare verdicts, or an answer can have no score at all.",
+            show_default=False)] = None,
+        json_: JsonOpt = False) -> None:
+    """Draw a synthetic row-level log from a spec's generative model (parameters from the priors, or --truth)."""
+    from simstats.simulate import Design, log_format, read_truth, simulate
+    from simstats.workflow import resolve_spec
+
+    if out_file is None:
+        raise SimstatsError("simulate needs --out FILE (.csv or .parquet)")
+    log_format(out_file)                      # bad options fail before anything is drawn
+    seed_n, questions_n, answers_n = (_int(o, v) for o, v in (("--seed", seed), ("--questions", questions),
+                                                               ("--answers", answers)))
+    model_spec = resolve_spec(spec)
+    truth_d = read_truth(truth) if truth is not None else None
+    base = Design.from_dict(truth_d["design"]) if truth_d is not None and "design" in truth_d else Design()
+    design = design_from_options(base, levels, groups, baseline, questions_n, features, answers_n, verdicts)
+    sim = simulate(model_spec, truth=truth, design=design, seed=seed_n)
+    paths = sim.write(out_file)
+    info = {"rows": len(sim.rows), "conditions": design.n_conditions, "prompts": design.n_prompts,
+            "answers": design.answers, "seed": sim.seed, **{k: str(v) for k, v in paths.items()},
+            "notes": sim.truth["notes"]}
+    if json_:
+        out.print_json(json.dumps(info))
+        return
+    out.print(f"wrote {paths['log']}: {len(sim.rows):,} answers ({design.n_conditions} conditions x "
+              f"{design.n_prompts} question ids x {design.answers}), seed {sim.seed}", highlight=False)
+    out.print(f"truth {paths['truth']}, personas {paths['personas']}, roles {paths['roles']}", highlight=False)
+    for note in sim.truth["notes"]:
+        out.print(f"note: {note}", highlight=False)
+    out.print(f"check: simstats data check {paths['log']} --roles {paths['roles']}", highlight=False)
+
+
 @app.command("demo")
 def demo_cmd(out_dir: Annotated[Path, typer.Option("--out", help="Folder for everything the demo writes.")] = Path("simstats-demo"),
              fit_model: Annotated[bool, typer.Option("--fit/--check-only", help="Fit the default persona model "
@@ -203,6 +352,19 @@ def demo_cmd(out_dir: Annotated[Path, typer.Option("--out", help="Folder for eve
         _report_exit(report)
 
 
+def _click_exceptions() -> tuple[type, ...]:
+    """Click's usage-error classes: typer >= 0.2x raises those of its vendored click copy (``typer._click``)."""
+    import click
+
+    classes: list[type] = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+        classes.append(VendoredClickException)
+    except ImportError:     # older typer: plain click
+        pass
+    return tuple(classes)
+
+
 def main() -> None:
     """Entry point: run the app, turning simstats' own errors into one line and exit status 2."""
     try:
@@ -216,9 +378,7 @@ def main() -> None:
         err.print("aborted")
         sys.exit(130)
     except Exception as e:  # click usage errors carry their own exit code (2)
-        import click
-
-        if isinstance(e, click.ClickException):
+        if isinstance(e, _click_exceptions()):
             e.show()
             sys.exit(e.exit_code)
         raise

@@ -126,9 +126,16 @@ def initial_point(spec: ModelSpec, data: ModelData, em: EMResult) -> dict[str, n
     lw = np.log(w[:, 1:]) - np.log(w[:, :1])
     lw = np.clip(lw, -12, 12)
     eta, gamma, u = _solve_logits(data, lw)
+    init: dict[str, np.ndarray] = {}
+    full_eta = eta
+    if data.condition_coefs:          # least squares split: eta = mu + x_c . beta + hierarchy residual
+        X = np.concatenate([np.ones((len(eta), 1)), data.condition_x], axis=1)
+        coef = np.linalg.lstsq(X, eta, rcond=None)[0]
+        init["beta_condition"] = coef[1:]
+        eta = eta - data.condition_x @ coef[1:]
     mu = eta.mean(0)
     sd = np.maximum(eta.std(0), 0.3)
-    init: dict[str, np.ndarray] = {"logodds_mu": mu}
+    init["logodds_mu"] = mu
     centred = spec.hierarchy.parametrization in ("centred", "mixed")
     for i, (lev, groups) in enumerate(zip(data.levels, data.free_groups)):
         init[f"sigma_{lev}"] = np.full(len(mu), 0.3)
@@ -143,7 +150,7 @@ def initial_point(spec: ModelSpec, data: ModelData, em: EMResult) -> dict[str, n
     init["sigma_condition"] = sd
     var = np.stack([np.full(len(mu), 0.09)] * len(data.levels) + [sd ** 2])   # (L + 1, Kf)
     if centred:
-        init["eta_condition"] = eta
+        init["eta_condition"] = full_eta
     else:   # a condition's sd also carries the variances its single-child ancestors handed down
         init["z_condition"] = (eta - mu) / np.sqrt(data.condition_scale @ var)
     if spec.hierarchy.variance == "decomposed" and data.levels:   # the same sds as total and shares

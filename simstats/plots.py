@@ -13,6 +13,7 @@ then keyword-only options and an optional ``ax=`` / ``axes=`` to draw into; it r
 - :func:`plot_ppc`: posterior predictive check of a measure's categories per condition (small multiples).
 - :func:`plot_threshold_rates`: empirical vs model threshold rate per condition, with published numbers.
 - :func:`plot_model_comparison`: ELPD with standard errors from an ``az.compare`` table (ArviZ 1.x or 0.x columns).
+- :func:`plot_rank_histograms`: simulation-based calibration rank histograms per quantity group.
 - :func:`write_figures`: write every figure that applies to a folder, byte-reproducible for a seed.
 
 Style: :func:`paper_style` (a context manager over :data:`PAPER_RC`) and :func:`persona_colors`, which gives each
@@ -719,6 +720,43 @@ def plot_model_comparison(table: pd.DataFrame, *, ax=None):
     return ax.figure
 
 
+def plot_rank_histograms(records: pd.DataFrame, *, n_ranks: int = 99, bins: int = 10, axes=None):
+    """Simulation-based calibration: one histogram of ranks per quantity group (ranks of the true values among
+    ``n_ranks`` thinned posterior draws, from :meth:`simstats.calibration.CalibrationStudy.run`), with the 99%
+    band of a uniform histogram (binomial) in grey. A calibrated posterior stays inside the band; a smile means
+    intervals too narrow, a frown too wide, a slope a biased posterior.
+
+    >>> fig = plot_rank_histograms(records)                                  # doctest: +SKIP
+    """
+    from scipy import stats
+
+    if not isinstance(records, pd.DataFrame) or not {"group", "rank"} <= set(records.columns) or records.empty:
+        raise ValueError("plot_rank_histograms needs the records of CalibrationStudy.run (columns group, rank)")
+    groups = list(dict.fromkeys(records["group"]))
+    edges = np.linspace(0, n_ranks + 1, bins + 1)
+    with paper_style():
+        if axes is None:
+            ncol = min(4, len(groups))
+            nrow = -(-len(groups) // ncol)
+            fig = _new_figure(1.9 * ncol + 0.4, 1.55 * nrow + 0.3)
+            axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+        axes = np.atleast_1d(axes).ravel()
+        for ax, g in zip(axes, groups):
+            r = records.loc[records["group"] == g, "rank"].to_numpy()
+            n = len(r)
+            lo, hi = stats.binom.ppf([0.005, 0.995], n, 1 / bins)
+            ax.axhspan(lo, hi, color="#E8E8E8", lw=0)
+            ax.axhline(n / bins, color=GREY, lw=0.8)
+            ax.hist(r, edges, color=OKABE_ITO["blue"], alpha=0.85)
+            ax.set_title(f"{g} ({n} ranks)", fontsize=8)
+            ax.set_yticks([])
+            ax.set_xlim(0, n_ranks + 1)
+        for ax in axes[len(groups):]:
+            ax.set_visible(False)
+        axes[0].figure.supxlabel(f"rank of the true value among {n_ranks} posterior draws", fontsize=8.5)
+    return axes[0].figure
+
+
 # ------------------------------------------------------------------------------------------ 8. write figures
 def _applies(result: FitResult, name: str, rows, comparison) -> bool:
     ms = result.data.measures
@@ -789,4 +827,5 @@ def write_figures(result: FitResult, folder: str | Path, *, rows: pd.DataFrame |
 
 __all__ = ["FIGURES", "FORMATS", "KNOWN_PERSONAS", "OKABE_ITO", "PAPER_RC", "condition_groups", "paper_style",
            "persona_colors", "plot_answer_plane", "plot_fingerprints", "plot_model_comparison", "plot_persona_shares",
-           "plot_ppc", "plot_question_shifts", "plot_threshold_rates", "predictive_categories", "write_figures"]
+           "plot_ppc", "plot_question_shifts", "plot_rank_histograms", "plot_threshold_rates", "predictive_categories",
+           "write_figures"]

@@ -100,6 +100,15 @@ class FitResult:
         return _frame({"coef": self.data.coefs, "persona": self.personas},
                       *_interval(np.asarray(self.posterior["gamma"]), prob))
 
+    def condition_effects(self, prob: float = PROB) -> pd.DataFrame:
+        """Fixed effects of condition features (the spec's ``[conditions]``, e.g. fine-tuned vs base) on the persona
+        log-odds against the reference persona, by (effect, persona)."""
+        if "beta_condition" not in self.posterior:
+            return pd.DataFrame(columns=["mean", "low", "high"])
+        b = np.asarray(self.posterior["beta_condition"])
+        b = np.concatenate([np.zeros((*b.shape[:-1], 1)), b], axis=-1)
+        return _frame({"effect": self.data.condition_coefs, "persona": self.personas}, *_interval(b, prob))
+
     # ------------------------------------------------------------------ fingerprints
     def fingerprint_draws(self, measure: str) -> np.ndarray:
         """(chain, draw, persona, category) probabilities; category 0 is ``no_score``."""
@@ -213,6 +222,7 @@ class FitResult:
         fp = self.fingerprints(prob)
         sh = self.shares(prob)
         tr = self.threshold_rates(prob)
+        ce = self.condition_effects(prob)
         personas = {}
         for p in self.personas:
             f = fp.loc[p]
@@ -238,6 +248,9 @@ class FitResult:
             "threshold_rate": {c: {"empirical": float(tr.loc[c, "empirical"]),
                                    **{k: float(tr.loc[c, k]) for k in ("mean", "low", "high")}}
                                for c in self.conditions},
+            "condition_effects": {e: {p: {k: float(ce.loc[(e, p), k]) for k in ("mean", "low", "high")}
+                                      for p in self.personas[1:]} for e in self.data.condition_coefs},
+            "notes": list(self.data.notes),
             "timings": self.timings,
         }
 

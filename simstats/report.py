@@ -61,6 +61,15 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
                          for p in names],
                     _pct(tr["empirical"]), f"{_pct(tr['mean'])} [{_pct(tr['low'])}, {_pct(tr['high'])}]")
     con.print(tab)
+    effects = report.get("condition_effects") or {}
+    if effects:
+        free = list(next(iter(effects.values())))
+        et = Table("effect", *free, title=f"Condition effects on persona log-odds vs {names[0]} ({pct} intervals)")
+        for e, by in effects.items():
+            et.add_row(e, *[f"{by[p]['mean']:+.2f} [{by[p]['low']:+.2f}, {by[p]['high']:+.2f}]" for p in free])
+        con.print(et)
+    for note in report.get("notes", []):
+        con.print(f"note: {note}", highlight=False)
     for s in sentences(report):
         con.print(s, highlight=False)
 

@@ -26,7 +26,7 @@ from typing import Any
 from simstats.errors import SpecError
 from simstats.likelihoods import FAMILIES, Anchor
 
-_TOP = {"model", "personas", "measures", "verdict", "hierarchy", "prompt", "priors", "sampler"}
+_TOP = {"model", "personas", "measures", "verdict", "hierarchy", "prompt", "conditions", "priors", "sampler"}
 _MODEL = {"name", "description", "version"}
 _PERSONA = {"name", "description", "logodds", "anchors", "verdicts"}
 _LOGODDS = {"mean", "sd"}
@@ -35,13 +35,16 @@ _MEASURE = {"likelihood", "bins"}
 _VERDICT = {"likelihood"}
 _HIER = {"levels", "structure", "sigma", "parametrization", "variance"}
 _PROMPT = {"question_effect", "question_sigma", "features", "reference", "coef_sd"}
+_CONDITIONS = {"effects", "coef_sd"}
+_EFFECT = {"column", "kind", "reference"}
 _PRIORS = {"anchor_strength", "verdict_strength"}
 _SAMPLER = {"name", "draws", "tune", "chains", "target_accept"}
 _SAMPLERS = {"nutpie", "pymc", "numpyro", "blackjax", "advi", "pathfinder"}
 
 
 #: (section, key, default) of spec keys added after the first saved results (see ``ModelSpec.to_dict``)
-_ADDED_LATER = [("hierarchy", "variance", "independent")]
+_ADDED_LATER = [("hierarchy", "variance", "independent"), ("conditions", "effects", {}),
+                ("conditions", "coef_sd", 5.0)]
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,34 @@ class PromptSpec:
 
 
 @dataclass(frozen=True)
+class ConditionEffect:
+    """A fixed effect of a condition-level column on the persona log-odds.
+
+    ``kind = "indicator"``: 1 where ``column`` differs from ``reference`` (e.g. fine-tuned vs the base model);
+    ``kind = "categorical"``: one indicator per value of ``column`` other than ``reference`` (e.g. one effect per
+    fine-tuning data set, the base model's "none" as reference), named ``<effect>[<value>]``;
+    ``kind = "numeric"``: the column's value as a number, centred and scaled by its sd over the conditions.
+    """
+
+    column: str
+    kind: str = "indicator"
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class ConditionSpec:
+    """Fixed effects of condition features (Simulator Theory: fine-tuning moves the prior over personas).
+
+    ``effects``: name -> :class:`ConditionEffect`; an effect whose column or reference value the data lack, or that
+    is the same for every condition, is left out of the model with a note (so one spec serves many logs).
+    ``coef_sd``: Normal prior sd of each coefficient (log-odds per unit).
+    """
+
+    effects: dict[str, ConditionEffect] = field(default_factory=dict)
+    coef_sd: float = 5.0
+
+
+@dataclass(frozen=True)
 class SamplerSpec:
     """Default sampler settings (``fit`` arguments override them)."""
 
@@ -126,6 +157,7 @@ class ModelSpec:
     measures: tuple[MeasureSpec, ...]
     hierarchy: HierarchySpec = HierarchySpec()
     prompt: PromptSpec = PromptSpec()
+    conditions: ConditionSpec = ConditionSpec()
     verdict_likelihood: str = "categorical"
     anchor_strength: float = 10.0
     verdict_strength: float = 10.0
@@ -150,6 +182,9 @@ class ModelSpec:
         for section, key, default in _ADDED_LATER:
             if d[section].get(key) == default:
                 d[section].pop(key)
+        for section in {s for s, _, _ in _ADDED_LATER}:
+            if not d[section]:          # a section added later, at its defaults
+                d.pop(section)
         return json.loads(json.dumps(d, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__") else o))
 
     def hash(self) -> str:
@@ -283,6 +318,24 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
                         None if feats is None else tuple(feats), dict(ref),
                         float(_num(p.get("coef_sd", 1.0), "prompt.coef_sd", src, lo=0, lo_open=True)))
 
+    c = _check_keys(d.get("conditions", {}), _CONDITIONS, "[conditions]", src)
+    effects = {}
+    for effect, e in _check_keys(c.get("effects", {}), set(c.get("effects", {}) or {}), "conditions.effects",
+                                 src).items():
+        where = f"conditions.effects.{effect}"
+        e = _check_keys(e, _EFFECT, where, src)
+        if not isinstance(e.get("column"), str):
+            raise SpecError(f"{src}: {where} needs a string 'column' (a condition-level column of the data)")
+        kind = _choice(e.get("kind", "indicator"), {"indicator", "categorical", "numeric"}, f"{where}.kind", src)
+        ref = e.get("reference")
+        if kind != "numeric" and not isinstance(ref, str):
+            raise SpecError(f"{src}: {where} is an {kind} and needs a string 'reference' (the value coded 0)")
+        if kind == "numeric" and ref is not None:
+            raise SpecError(f"{src}: {where} is numeric and takes no 'reference'")
+        effects[effect] = ConditionEffect(e["column"], kind, ref)
+    conditions = ConditionSpec(effects, float(_num(c.get("coef_sd", 5.0), "conditions.coef_sd", src, lo=0,
+                                                   lo_open=True)))
+
     pr = _check_keys(d.get("priors", {}), _PRIORS, "[priors]", src)
     s = _check_keys(d.get("sampler", {}), _SAMPLER, "[sampler]", src)
     sampler = SamplerSpec(_choice(s.get("name", "nutpie"), _SAMPLERS, "sampler.name", src),
@@ -292,7 +345,7 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
                           float(_num(s.get("target_accept", 0.8), "sampler.target_accept", src, lo=0.5, hi=0.999)))
     return ModelSpec(
         name=name, personas=personas, measures=tuple(measures), hierarchy=hier, prompt=prompt,
-        verdict_likelihood=vlik,
+        conditions=conditions, verdict_likelihood=vlik,
         anchor_strength=float(_num(pr.get("anchor_strength", 10.0), "priors.anchor_strength", src, lo=0)),
         verdict_strength=float(_num(pr.get("verdict_strength", 10.0), "priors.verdict_strength", src, lo=0)),
         sampler=sampler, description=str(model.get("description", "")), source=src)
@@ -312,5 +365,5 @@ def load_spec(path: str | Path) -> ModelSpec:
 
 DEFAULT_SPEC_PATH = Path(__file__).resolve().parent.parent / "models" / "persona_mixture.toml"
 
-__all__ = ["DEFAULT_SPEC_PATH", "HierarchySpec", "MeasureSpec", "ModelSpec", "PersonaSpec", "PromptSpec",
+__all__ = ["DEFAULT_SPEC_PATH", "ConditionEffect", "ConditionSpec", "HierarchySpec", "MeasureSpec", "ModelSpec", "PersonaSpec", "PromptSpec",
            "SamplerSpec", "load_spec", "spec_from_dict"]

@@ -60,6 +60,11 @@ def spec_source(spec: ModelSpec) -> dict[str, Any]:
     d["prompt"] = {"question_effect": pr.question_effect, "question_sigma": pr.question_sigma,
                    "features": "data" if pr.features is None else list(pr.features),
                    "reference": dict(pr.reference), "coef_sd": pr.coef_sd}
+    c = spec.conditions
+    if c.effects or c.coef_sd != 5.0:
+        d["conditions"] = {"coef_sd": c.coef_sd,
+                           "effects": {n: {k: v for k, v in asdict(e).items() if v is not None}
+                                       for n, e in c.effects.items()}}
     d["priors"] = {"anchor_strength": spec.anchor_strength, "verdict_strength": spec.verdict_strength}
     d["sampler"] = asdict(spec.sampler)
     return d

@@ -203,3 +203,24 @@ def test_report_html_and_figures_cli(small_fit, tmp_path, monkeypatch, capsys):
     code, _, err = run_cli(["figures", str(run), "--out", str(tmp_path / "f2"), "--format", "gif"], monkeypatch,
                            capsys)
     assert code == 2 and "gif" in err and not (tmp_path / "f2").exists()
+
+
+def test_compare_cli_json_and_table(small_fit, tmp_path, monkeypatch, capsys):
+    """`simstats compare A B --json` gives the documented keys (two saves of one fit: equal ELPD, weights summing
+    to 1); the table form names both models; one run alone exits 2 with one line."""
+    for name in ("a", "b"):
+        save_result(small_fit, tmp_path / name)
+    code, out, err = run_cli(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--json"], monkeypatch, capsys)
+    assert code == 0, err
+    models = json.loads(out)["models"]
+    assert [m["name"] for m in models] in (["a", "b"], ["b", "a"])
+    for m in models:
+        assert {"name", "elpd_loo", "elpd_diff", "dse", "weight", "warnings"} <= set(m)
+    assert models[0]["elpd_loo"] == pytest.approx(models[1]["elpd_loo"])
+    assert sum(m["weight"] for m in models) == pytest.approx(1.0)
+    # per answer: as many pointwise values as answers, total = sum over patterns of count x pattern elpd
+    assert models[0]["elpd_loo"] < 0
+    code, out, err = run_cli(["compare", str(tmp_path / "a"), str(tmp_path / "b")], monkeypatch, capsys)
+    assert code == 0 and "elpd_loo" in out and "a" in out and "b" in out
+    code, _, err = run_cli(["compare", str(tmp_path / "a")], monkeypatch, capsys)
+    assert code == 2 and "at least two" in err

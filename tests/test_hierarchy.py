@@ -8,6 +8,7 @@ import tomllib
 import numpy as np
 import pytest
 
+from simstats.errors import SpecError
 from simstats.builders import _collapse_single_child_groups, build_model, model_data
 from simstats.simulate import simulate_log
 from simstats.spec import DEFAULT_SPEC_PATH, spec_from_dict
@@ -15,14 +16,18 @@ from simstats.spec import DEFAULT_SPEC_PATH, spec_from_dict
 SPEC_DICT = tomllib.loads(DEFAULT_SPEC_PATH.read_text())
 
 
-def _patterns():
-    """Four conditions: base a -> fine-tune x -> c0, c1; base a -> y -> c2; base b -> z -> c3."""
+def _four_conditions(**levels: str):
+    """Four simulated conditions c0..c3 with hierarchy columns given as ``name="v0 v1 v2 v3"`` (coarsest first)."""
     pats, _ = simulate_log(spec_from_dict(SPEC_DICT), n_conditions=4, n_prompts=2, answers_per_cell=5, seed=0)
-    t = pats.table
-    t["base"] = t["condition"].map({"c0": "a", "c1": "a", "c2": "a", "c3": "b"})
-    t["ft"] = t["condition"].map({"c0": "x", "c1": "x", "c2": "y", "c3": "z"})
-    pats.condition_levels = ["base", "ft"]
+    for name, values in levels.items():
+        pats.table[name] = pats.table["condition"].map(dict(zip(["c0", "c1", "c2", "c3"], values.split())))
+    pats.condition_levels = list(levels)
     return pats
+
+
+def _patterns():
+    """Base a -> fine-tune x -> c0, c1; base a -> y -> c2; base b -> z -> c3."""
+    return _four_conditions(base="a a a b", ft="x x y z")
 
 
 def _spec(**hier):
@@ -75,3 +80,64 @@ def test_prior_of_every_condition_is_unchanged(param, variance, structure):
     var = dev.var(0)                                           # (conditions, free personas)
     # sd of a variance estimate from 6000 draws of a normal scale mixture (kurtosis ~ 5-6): ~4%; allow 12%
     assert np.allclose(var, 3.0, rtol=0.12), var.round(2)
+
+
+def _finetune_patterns():
+    """Two base models, each with its base run (finetune "none") and one fine-tune."""
+    return _four_conditions(base_model="a a b b", finetune="none insecure none medical")
+
+
+def test_condition_indicator_enters_the_design_and_the_condition_mean():
+    """finetune != "none" is 1 for the fine-tunes; in prior draws it shifts their log-odds by beta exactly."""
+    import pymc as pm
+
+    spec = spec_from_dict(SPEC_DICT)
+    model, md = build_model(spec, _finetune_patterns())
+    assert md.condition_coefs == ["finetuned"] and md.notes == []
+    assert md.condition_x[:, 0].tolist() == [0.0, 1.0, 0.0, 1.0]          # c0..c3
+    with model:
+        prior = pm.sample_prior_predictive(draws=4000, var_names=["eta", "beta_condition", "logodds_mu"],
+                                           random_seed=2).prior
+    eta = np.asarray(prior["eta"])[0, :, :, 1:]
+    beta = np.asarray(prior["beta_condition"])[0, :, 0, :]
+    mu = np.asarray(prior["logodds_mu"])[0]
+    # fine-tunes minus base runs: mean difference = beta on average; beta ~ Normal(0, coef_sd = 5)
+    assert abs(beta.std() - 5.0) < 0.3
+    resid = eta - mu[:, None, :] - beta[:, None, :] * md.condition_x[None, :, :1]
+    # the hierarchy part is unchanged: (2 levels + condition) * sigma^2
+    assert np.allclose(resid.var(0), 3 * spec.hierarchy.sigma ** 2, rtol=0.15), resid.var(0).round(2)
+
+
+def test_condition_effects_the_data_cannot_support_are_left_out_with_a_note():
+    d = tomllib.loads(DEFAULT_SPEC_PATH.read_text())
+    md = model_data(spec_from_dict(d), _patterns())                         # no finetune column
+    assert md.condition_coefs == [] and "no column 'finetune'" in md.notes[0]
+    d["conditions"]["effects"]["finetuned"]["reference"] = "base"
+    md = model_data(spec_from_dict(d), _finetune_patterns())                 # no condition has finetune = base
+    assert md.condition_coefs == [] and "no condition has finetune = 'base'" in md.notes[0]
+    d["conditions"]["effects"] = {"same": {"column": "base_model", "reference": "zzz"}}
+    assert model_data(spec_from_dict(d), _finetune_patterns()).condition_coefs == []
+
+
+def test_numeric_condition_effect_is_standardised_and_checked():
+    d = tomllib.loads(DEFAULT_SPEC_PATH.read_text())
+    d["conditions"]["effects"] = {"rank": {"column": "rank", "kind": "numeric"}}
+    pats = _finetune_patterns()
+    pats.table["rank"] = pats.table["condition"].map({"c0": "0", "c1": "16", "c2": "0", "c3": "64"})
+    md = model_data(spec_from_dict(d), pats)
+    x = md.condition_x[:, 0]
+    assert md.condition_coefs == ["rank"] and abs(x.mean()) < 1e-12 and abs(x.std() - 1) < 1e-12
+    pats.table["rank"] = pats.table["condition"].map({"c0": "0", "c1": "high", "c2": "0", "c3": "64"})
+    with pytest.raises(SpecError, match=r"'rank' is numeric but has values \['high'\]"):
+        model_data(spec_from_dict(d), pats)
+    pats.table["rank"] = np.arange(len(pats.table)).astype(str)
+    with pytest.raises(SpecError, match="not constant within a condition"):
+        model_data(spec_from_dict(d), pats)
+
+
+def test_categorical_condition_effect_has_one_column_per_non_reference_value():
+    d = tomllib.loads(DEFAULT_SPEC_PATH.read_text())
+    d["conditions"]["effects"] = {"finetune": {"column": "finetune", "kind": "categorical", "reference": "none"}}
+    md = model_data(spec_from_dict(d), _finetune_patterns())
+    assert md.condition_coefs == ["finetune[insecure]", "finetune[medical]"]
+    assert md.condition_x.tolist() == [[0, 0], [1, 0], [0, 0], [0, 1]]          # c0 none, c1 insecure, c2, c3 medical

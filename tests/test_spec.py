@@ -50,6 +50,12 @@ def test_hash_is_stable_and_sensitive(raw):
     (lambda d: d["measures"]["aligned"].update(bins=0), r"bins must be >= 1"),
     (lambda d: d["sampler"].update(name="stan"), r"sampler.name = 'stan' is not one of"),
     (lambda d: d["model"].pop("name"), r"needs a non-empty string 'name'"),
+    (lambda d: d["conditions"]["effects"]["finetuned"].update(kind="indicatr"), r"did you mean 'indicator'"),
+    (lambda d: d["conditions"]["effects"]["finetuned"].pop("reference"), r"is an indicator and needs a string 'reference'"),
+    (lambda d: d["conditions"]["effects"]["finetuned"].update(kind="numeric"), r"numeric and takes no 'reference'"),
+    (lambda d: d["conditions"]["effects"]["finetuned"].pop("column"), r"finetuned needs a string 'column'"),
+    (lambda d: d["conditions"].update(coef_sd=0), r"conditions.coef_sd must be > 0"),
+    (lambda d: d["conditions"].update(effect={}), r"did you mean 'effects'"),
 ])
 def test_bad_specs_raise_clear_errors(raw, mutate, match):
     d = copy.deepcopy(raw)
@@ -104,7 +110,7 @@ def test_stored_spec_round_trips_with_non_default_values():
     """What save_result stores must load back to the same spec (else load_result refuses it as edited)."""
     from dataclasses import replace
 
-    from simstats.spec import DEFAULT_SPEC_PATH, load_spec, spec_from_dict
+    from simstats.spec import DEFAULT_SPEC_PATH, ConditionEffect, load_spec, spec_from_dict
     from simstats.store import spec_source
 
     spec = load_spec(DEFAULT_SPEC_PATH)
@@ -113,6 +119,9 @@ def test_stored_spec_round_trips_with_non_default_values():
                                            variance="independent" if spec.hierarchy.variance == "decomposed"
                                            else "decomposed"),
                    prompt=replace(spec.prompt, features=("format",), question_effect="normal"),
+                   conditions=replace(spec.conditions, coef_sd=2.5,
+                                      effects={**spec.conditions.effects,
+                                               "rank": ConditionEffect("lora_rank", "numeric")}),
                    anchor_strength=3.0)
     again = spec_from_dict(spec_source(spec))
     assert again.to_dict() == spec.to_dict() and again.hash() == spec.hash()
@@ -130,3 +139,16 @@ def test_keys_added_later_keep_old_hashes():
     assert spec_from_dict(d).hash() == old.hash() and "variance" not in old.to_dict()["hierarchy"]
     d["hierarchy"]["variance"] = "decomposed"
     assert spec_from_dict(d).hash() != old.hash()
+
+
+def test_condition_effects_section_added_later_keeps_old_hashes():
+    """A spec without [conditions] hashes as before that section existed; adding an effect changes the hash."""
+    d = tomllib.loads(DEFAULT_SPEC_PATH.read_text())
+    effects = d.pop("conditions")
+    old = spec_from_dict(d)
+    assert "conditions" not in old.to_dict()
+    d["conditions"] = {"coef_sd": 5.0, "effects": {}}
+    assert spec_from_dict(d).hash() == old.hash()
+    d["conditions"] = effects
+    assert spec_from_dict(d).hash() != old.hash()
+    assert spec_from_dict(d).conditions.effects["finetuned"].reference == "none"
