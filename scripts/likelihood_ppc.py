@@ -71,16 +71,10 @@ def per_answer_total(values: np.ndarray, n: np.ndarray) -> tuple[float, float]:
 
 
 def loo_numbers(res) -> tuple[float, float, np.ndarray, int]:
-    """Per-answer PSIS-LOO: (elpd, se, per-pattern elpd_i, number of patterns with Pareto k > 0.7)."""
-    import arviz_stats as azs
-    import xarray as xr
+    """Per-answer PSIS-LOO (simstats.compare.loo): (elpd, se, per-pattern elpd_i, patterns with Pareto k > 0.7)."""
+    from simstats.compare import pattern_loo
 
-    from simstats.builders import pattern_log_likelihood
-
-    ll = pattern_log_likelihood(res.posterior, res.data)                 # (chain, draw, pattern)
-    tree = xr.DataTree.from_dict({"log_likelihood": xr.Dataset({"y": (("chain", "draw", "pattern"), ll)}),
-                                  "posterior": xr.Dataset({"dummy": (("chain", "draw"), ll[..., 0])})})
-    loo = azs.loo(tree, pointwise=True, var_name="y")
+    loo, _ = pattern_loo(res)
     elpd_i = np.asarray(loo.elpd_i)
     total, se = per_answer_total(elpd_i, res.data.count.astype(float))
     return total, se, elpd_i, int((np.asarray(loo.pareto_k) > 0.7).sum())

@@ -70,6 +70,7 @@ class ModelData:
     emission_cat: dict[str, np.ndarray] = field(default_factory=dict)  # measure/"verdict" -> (E,) categories
     level_scale: list[np.ndarray] = field(default_factory=list)  # per level: (groups, L + 1) 0/1 variance mix
     condition_scale: np.ndarray | None = None   # (C, L + 1) 0/1: which levels' variances a condition carries
+    centred_condition: np.ndarray | None = None   # (C, K - 1) bool, parametrization "adaptive": centred elements
     condition_coefs: list[str] = field(default_factory=list)   # condition effects that entered the model
     condition_x: np.ndarray | None = None       # (C, n_condition_coefs) their design
     notes: list[str] = field(default_factory=list)   # what the spec asked for and the data could not support
@@ -315,7 +316,18 @@ def _verdict_alpha(spec: ModelSpec, levels: list[str]) -> np.ndarray:
     return np.stack(rows)
 
 
-def build_model(spec: ModelSpec, patterns: Patterns, *, rows: bool = False):
+def adaptive_centring(data: ModelData, expected_counts: np.ndarray, min_count: float = 10.0) -> np.ndarray:
+    """(C, K - 1) mask of the condition-level log-odds to centre under ``parametrization = "adaptive"``.
+
+    ``expected_counts`` (C, K): answers of each persona per condition (e.g. from the EM start). A centred
+    ``eta ~ Normal(mean, sd)`` samples well when the data pin ``eta`` (its likelihood sd ~ 1/sqrt(n p) is below the
+    prior sd); where a persona is (nearly) absent from a condition the data only bound ``eta`` from above, and the
+    centred form makes a funnel with the condition-level sd. Those elements are non-centred.
+    """
+    return np.asarray(expected_counts)[:, 1:] >= min_count
+
+
+def build_model(spec: ModelSpec, patterns: Patterns, *, rows: bool = False, data: ModelData | None = None):
     """The PyMC model of ``spec`` on ``patterns``; returns ``(model, ModelData)``.
 
     ``rows=True`` builds the reference implementation instead: the same parameters and priors, but one likelihood
@@ -331,7 +343,7 @@ def build_model(spec: ModelSpec, patterns: Patterns, *, rows: bool = False):
     import pymc as pm
     import pytensor.tensor as pt
 
-    data = model_data(spec, patterns)
+    data = model_data(spec, patterns) if data is None else data
     K = len(data.personas)
     Kf = K - 1
     with pm.Model(coords=data.coords) as model:
@@ -384,7 +396,21 @@ def build_model(spec: ModelSpec, patterns: Patterns, *, rows: bool = False):
         if data.condition_coefs:                      # fixed effects of condition features, on the condition mean
             beta = pm.Normal("beta_condition", 0.0, spec.conditions.coef_sd, dims=(CONDITION_COEF, PERSONA_FREE))
             eta_free = eta_free + pt.dot(pt.as_tensor(data.condition_x), beta)
-        if centred:                                   # data-rich conditions: centred on their group's mean
+        if spec.hierarchy.parametrization == "adaptive":   # centred where the data pin eta, else non-centred
+            C = len(data.conditions)
+            mask = (np.ones((C, Kf), bool) if data.centred_condition is None
+                    else np.asarray(data.centred_condition, bool)).ravel()
+            ic, inc = np.flatnonzero(mask), np.flatnonzero(~mask)
+            m_flat, s_flat = eta_free.reshape((-1,)), sd_c.reshape((-1,))
+            flat = pt.zeros(C * Kf)
+            if len(ic):
+                ec = pm.Normal(f"eta_{CONDITION}_centred", m_flat[ic], s_flat[ic], shape=len(ic))
+                flat = pt.set_subtensor(flat[ic], ec)
+            if len(inc):
+                zc = pm.Normal(f"z_{CONDITION}_noncentred", 0.0, 1.0, shape=len(inc))
+                flat = pt.set_subtensor(flat[inc], m_flat[inc] + s_flat[inc] * zc)
+            eta_free = flat.reshape((C, Kf))
+        elif centred:                                 # data-rich conditions: centred on their group's mean
             eta_free = pm.Normal(f"eta_{CONDITION}", eta_free, sd_c, dims=(CONDITION, PERSONA_FREE))
         else:
             z = pm.Normal(f"z_{CONDITION}", 0.0, 1.0, dims=(CONDITION, PERSONA_FREE))
@@ -498,6 +524,7 @@ __all__ = [
     "category_dim",
     "cell_log_weights",
     "condition_shares",
+    "adaptive_centring",
     "model_data",
     "pattern_log_emissions",
     "pattern_log_likelihood",

@@ -32,7 +32,7 @@ import numpy as np
 if "jax" not in sys.modules and "XLA_FLAGS" not in os.environ:  # must happen before JAX starts
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={os.cpu_count() or 1}"
 
-from simstats.builders import ModelData, build_model
+from simstats.builders import ModelData, adaptive_centring, build_model, model_data
 from simstats.diagnostics import Diagnostics, approximate, diagnose
 from simstats.errors import FitError, SpecError
 from simstats.likelihoods import FAMILIES
@@ -120,6 +120,13 @@ def _solve_logits(data: ModelData, lw: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return eta, gamma, u - u.mean(0, keepdims=True)
 
 
+def em_condition_counts(em: EMResult, data: ModelData) -> np.ndarray:
+    """(C, K): the EM start's expected number of answers of each persona per condition."""
+    out = np.zeros((len(data.conditions), em.cell_weights.shape[1]))
+    np.add.at(out, data.cell_condition, em.cell_weights * data.cell_count[:, None])
+    return out
+
+
 def initial_point(spec: ModelSpec, data: ModelData, em: EMResult) -> dict[str, np.ndarray]:
     """Values (constrained space) of every free variable of :func:`~simstats.builders.build_model` from EM."""
     w = np.clip(em.cell_weights, 1e-6, None)
@@ -149,7 +156,15 @@ def initial_point(spec: ModelSpec, data: ModelData, em: EMResult) -> dict[str, n
             init[f"z_{lev}"] = np.zeros((len(groups), len(mu)))
     init["sigma_condition"] = sd
     var = np.stack([np.full(len(mu), 0.09)] * len(data.levels) + [sd ** 2])   # (L + 1, Kf)
-    if centred:
+    if spec.hierarchy.parametrization == "adaptive":
+        mask = (np.ones(full_eta.shape, bool) if data.centred_condition is None
+                else np.asarray(data.centred_condition, bool))
+        z = (eta - mu) / np.sqrt(data.condition_scale @ var)
+        if mask.any():
+            init["eta_condition_centred"] = full_eta[mask]
+        if (~mask).any():
+            init["z_condition_noncentred"] = z[~mask]
+    elif centred:
         init["eta_condition"] = full_eta
     else:   # a condition's sd also carries the variances its single-child ancestors handed down
         init["z_condition"] = (eta - mu) / np.sqrt(data.condition_scale @ var)
@@ -421,12 +436,15 @@ def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draw
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    model, data = build_model(spec, patterns)
-    timings["build"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    data = model_data(spec, patterns)
     em = em_start(spec, data, max_iter=em_iter)
+    if spec.hierarchy.parametrization == "adaptive":
+        data.centred_condition = adaptive_centring(data, em_condition_counts(em, data))
     init = initial_point(spec, data, em)
     timings["init"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model, data = build_model(spec, patterns, data=data)
+    timings["build"] = time.perf_counter() - t0
 
     fp_names = {n for n in init if n.startswith("fp_")}
     seeds = _seed_ints(seed, 3)

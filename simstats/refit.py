@@ -22,9 +22,9 @@ import time
 
 import numpy as np
 
-from simstats.builders import build_model, model_data
+from simstats.builders import adaptive_centring, build_model, model_data
 from simstats.errors import SpecError
-from simstats.inference import FitOutput, _seed_ints, check, em_start, initial_point
+from simstats.inference import FitOutput, _seed_ints, check, em_condition_counts, em_start, initial_point
 from simstats.logs.patterns import Patterns
 from simstats.spec import ModelSpec
 
@@ -58,7 +58,10 @@ class Refitter:
         self.target_accept = target_accept or s.target_accept
         self.em_iter = em_iter
         t0 = time.perf_counter()
-        self.model, self.data = build_model(spec, template)
+        data = model_data(spec, template)
+        if spec.hierarchy.parametrization == "adaptive":     # fixed for the compiled model (any mask: same model)
+            data.centred_condition = adaptive_centring(data, em_condition_counts(em_start(spec, data), data))
+        self.model, self.data = build_model(spec, template, data=data)
         self.compiled = nutpie.compile_pymc_model(self.model, backend="numba", gradient_backend="pytensor")
         # constrained values -> flat unconstrained vector, in nutpie's order (free RVs in model order)
         ins, outs = [], []
@@ -87,6 +90,7 @@ class Refitter:
                     if data.coords.get(k) != self.data.coords.get(k)]
             raise SpecError(f"this log's design differs from the compiled template in {sorted(diff)}")
         em = em_start(spec, data, max_iter=self.em_iter)
+        data.centred_condition = self.data.centred_condition
         init = initial_point(spec, data, em)
         flat = self._to_flat(*[np.asarray(init[n], dtype=float) for n in self._names])
         mask = self._jitter_mask

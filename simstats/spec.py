@@ -77,7 +77,10 @@ class HierarchySpec:
     ``parametrization`` of every level: ``centred`` (``eta_g ~ Normal(parent, sd)``; best when every condition
     has hundreds of answers, as in EM logs, so that the data pin each condition's log-odds) or ``noncentred``
     (``eta_g = parent + sd * z``; best when conditions carry little data) or ``mixed`` (the condition level
-    centred, the levels above it, with few groups whose sd the data barely fix, non-centred). A group with a single child (e.g. a
+    centred, the levels above it, with few groups whose sd the data barely fix, non-centred) or ``adaptive`` (as
+    ``mixed``, but a condition's log-odds of a persona is centred only where the EM start expects at least 10 of
+    its answers from that persona: a persona nearly absent from a condition is only bounded by the data, and the
+    centred form would make a funnel with the condition sd; see ``builders.adaptive_centring``). A group with a single child (e.g. a
     fine-tune with one run) has no effect of its own: its variance is handed to its child, an exact
     reparametrisation that removes a ridge the sampler cannot cross quickly (see
     ``builders._collapse_single_child_groups``). ``variance``: ``independent`` (each level's sd ~
@@ -302,7 +305,7 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
     hier = HierarchySpec(None if levels is None else tuple(levels),
                          _choice(h.get("structure", "nested"), {"nested", "crossed"}, "hierarchy.structure", src),
                          float(_num(h.get("sigma", 1.0), "hierarchy.sigma", src, lo=0, lo_open=True)),
-                         _choice(h.get("parametrization", "noncentred"), {"noncentred", "centred", "mixed"},
+                         _choice(h.get("parametrization", "noncentred"), {"noncentred", "centred", "mixed", "adaptive"},
                                  "hierarchy.parametrization", src),
                          _choice(h.get("variance", "independent"), {"independent", "decomposed"},
                                  "hierarchy.variance", src))

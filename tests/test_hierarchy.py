@@ -64,7 +64,7 @@ def test_collapse_walks_chains_of_single_children():
 @pytest.mark.filterwarnings("ignore:The effect of Potentials")
 @pytest.mark.parametrize(("param", "variance"), [("centred", "independent"), ("noncentred", "independent"),
                                                   ("mixed", "independent"), ("mixed", "decomposed"),
-                                                  ("noncentred", "decomposed")])
+                                                  ("noncentred", "decomposed"), ("adaptive", "independent")])
 @pytest.mark.parametrize("structure", ["nested", "crossed"])
 def test_prior_of_every_condition_is_unchanged(param, variance, structure):
     """Prior draws: each condition's log-odds minus the population mean has variance (levels + 1) * sigma^2 (each
@@ -73,7 +73,10 @@ def test_prior_of_every_condition_is_unchanged(param, variance, structure):
     import pymc as pm
 
     spec = _spec(structure=structure, parametrization=param, sigma=1.0, variance=variance)
-    model, md = build_model(spec, _patterns())
+    data = model_data(spec, _patterns())
+    if param == "adaptive":             # half the condition-level log-odds centred, half not
+        data.centred_condition = (np.add.outer(np.arange(4), np.arange(3)) % 2).astype(bool)
+    model, md = build_model(spec, _patterns(), data=data)
     with model:
         prior = pm.sample_prior_predictive(draws=6000, var_names=["eta", "logodds_mu"], random_seed=1).prior
     dev = np.asarray(prior["eta"])[0, :, :, 1:] - np.asarray(prior["logodds_mu"])[0, :, None, :]
