@@ -332,7 +332,7 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
         kind = _choice(e.get("kind", "indicator"), {"indicator", "categorical", "numeric"}, f"{where}.kind", src)
         ref = e.get("reference")
         if kind != "numeric" and not isinstance(ref, str):
-            raise SpecError(f"{src}: {where} is an {kind} and needs a string 'reference' (the value coded 0)")
+            raise SpecError(f"{src}: {where} (kind {kind}) needs a string 'reference' (the value coded 0)")
         if kind == "numeric" and ref is not None:
             raise SpecError(f"{src}: {where} is numeric and takes no 'reference'")
         effects[effect] = ConditionEffect(e["column"], kind, ref)

@@ -94,7 +94,9 @@ def test_condition_indicator_enters_the_design_and_the_condition_mean():
     """finetune != "none" is 1 for the fine-tunes; in prior draws it shifts their log-odds by beta exactly."""
     import pymc as pm
 
-    spec = spec_from_dict(SPEC_DICT)
+    d = tomllib.loads(DEFAULT_SPEC_PATH.read_text())
+    d["conditions"]["effects"] = {"finetuned": {"column": "finetune", "reference": "none"}}
+    spec = spec_from_dict(d)
     model, md = build_model(spec, _finetune_patterns())
     assert md.condition_coefs == ["finetuned"] and md.notes == []
     assert md.condition_x[:, 0].tolist() == [0.0, 1.0, 0.0, 1.0]          # c0..c3
@@ -115,7 +117,9 @@ def test_condition_effects_the_data_cannot_support_are_left_out_with_a_note():
     d = tomllib.loads(DEFAULT_SPEC_PATH.read_text())
     md = model_data(spec_from_dict(d), _patterns())                         # no finetune column
     assert md.condition_coefs == [] and "no column 'finetune'" in md.notes[0]
-    d["conditions"]["effects"]["finetuned"]["reference"] = "base"
+    assert model_data(spec_from_dict(d), _finetune_patterns()).condition_coefs == ["finetune[insecure]",
+                                                                                    "finetune[medical]"]
+    d["conditions"]["effects"]["finetune"]["reference"] = "base"
     md = model_data(spec_from_dict(d), _finetune_patterns())                 # no condition has finetune = base
     assert md.condition_coefs == [] and "no condition has finetune = 'base'" in md.notes[0]
     d["conditions"]["effects"] = {"same": {"column": "base_model", "reference": "zzz"}}

@@ -50,10 +50,10 @@ def test_hash_is_stable_and_sensitive(raw):
     (lambda d: d["measures"]["aligned"].update(bins=0), r"bins must be >= 1"),
     (lambda d: d["sampler"].update(name="stan"), r"sampler.name = 'stan' is not one of"),
     (lambda d: d["model"].pop("name"), r"needs a non-empty string 'name'"),
-    (lambda d: d["conditions"]["effects"]["finetuned"].update(kind="indicatr"), r"did you mean 'indicator'"),
-    (lambda d: d["conditions"]["effects"]["finetuned"].pop("reference"), r"is an indicator and needs a string 'reference'"),
-    (lambda d: d["conditions"]["effects"]["finetuned"].update(kind="numeric"), r"numeric and takes no 'reference'"),
-    (lambda d: d["conditions"]["effects"]["finetuned"].pop("column"), r"finetuned needs a string 'column'"),
+    (lambda d: d["conditions"]["effects"]["finetune"].update(kind="indicatr"), r"did you mean 'indicator'"),
+    (lambda d: d["conditions"]["effects"]["finetune"].pop("reference"), r"finetune \(kind categorical\) needs a string 'reference'"),
+    (lambda d: d["conditions"]["effects"]["finetune"].update(kind="numeric"), r"numeric and takes no 'reference'"),
+    (lambda d: d["conditions"]["effects"]["finetune"].pop("column"), r"effects.finetune needs a string 'column'"),
     (lambda d: d["conditions"].update(coef_sd=0), r"conditions.coef_sd must be > 0"),
     (lambda d: d["conditions"].update(effect={}), r"did you mean 'effects'"),
 ])
@@ -151,4 +151,4 @@ def test_condition_effects_section_added_later_keeps_old_hashes():
     assert spec_from_dict(d).hash() == old.hash()
     d["conditions"] = effects
     assert spec_from_dict(d).hash() != old.hash()
-    assert spec_from_dict(d).conditions.effects["finetuned"].reference == "none"
+    assert spec_from_dict(d).conditions.effects["finetune"].reference == "none"
