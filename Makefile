@@ -26,7 +26,7 @@ demo: setup-core
 
 # SIMSTATS_QUICK=1: notebooks that fit the whole real log (reproduction.ipynb) use short chains in the test run
 test: setup
-	SIMSTATS_QUICK=1 .venv/bin/python -m pytest -n 2 --durations=15 --nbmake tests simstats notebooks
+	SIMSTATS_QUICK=1 .venv/bin/python -m pytest -n 2 --durations=15 --nbmake --nbmake-timeout=1200 tests simstats notebooks
 
 bench: setup
 	.venv/bin/python bench/aggregate_speed.py

@@ -115,7 +115,7 @@ def test_counts_follow_a_custom_design(tmp_path):
     assert design.n_conditions == 3 and design.n_prompts == 30 and len(sim.rows) == design.n_rows == 630
     assert (sim.rows.groupby(["model", "question_id"]).size() == 7).all()
     assert sim.rows.groupby("model").size().to_dict() == {"model_0": 210, "model_1": 210, "model_2": 210}
-    assert sim.truth["notes"] == ["condition effect 'finetuned' left out: the data have no column 'finetune'"]
+    assert sim.truth["notes"] == ["condition effect 'finetune' left out: the data have no column 'finetune'"]
     # coefficients as the fit names them: the spec's reference (format = plain), else the most common level with
     # ties broken alphabetically (system = evil)
     assert sorted(sim.truth["parameters"]["gamma"]) == ["format[json]", "system[kind]", "system[none]"]
