@@ -30,6 +30,9 @@ def focus_persona(report: dict[str, Any]) -> str:
 
 
 def sentences(report: dict[str, Any]) -> list[str]:
+    """One plain sentence per condition; none for a failed fit (its public report has no shares)."""
+    if "conditions" not in report:
+        return []
     p = focus_persona(report)
     return [condition_sentence(c, p, shares[p], report["interval"]) for c, shares in report["conditions"].items()]
 
