@@ -316,6 +316,16 @@ def _verdict_alpha(spec: ModelSpec, levels: list[str]) -> np.ndarray:
     return np.stack(rows)
 
 
+def data_arrays(data: ModelData) -> dict[str, np.ndarray]:
+    """The values of the model's ``pm.Data`` variables (what a compiled model swaps for another log's)."""
+    out = {"cell_condition": data.cell_condition, "cell_prompt": data.cell_prompt,
+           "cell_x": data.cell_x.astype(float), "pattern_cell": data.pattern_cell,
+           "pattern_emission": data.pattern_emission, "count": data.count.astype(float)}
+    out.update({f"emission_cat_{m}": v for m, v in data.emission_cat.items()})
+    out.update({f"level_index_{lev}": v for lev, v in zip(data.levels, data.level_index)})
+    return out
+
+
 def adaptive_centring(data: ModelData, expected_counts: np.ndarray, min_count: float = 10.0) -> np.ndarray:
     """(C, K - 1) mask of the condition-level log-odds to centre under ``parametrization = "adaptive"``.
 
@@ -349,12 +359,7 @@ def build_model(spec: ModelSpec, patterns: Patterns, *, rows: bool = False, data
     with pm.Model(coords=data.coords) as model:
         # Index arrays enter as data (shared variables), not constants: compiled functions then hold no data and
         # the on-disk numba cache serves any data set with the same model structure.
-        D = {n: pm.Data(n, v) for n, v in (
-            ("cell_condition", data.cell_condition), ("cell_prompt", data.cell_prompt),
-            ("cell_x", data.cell_x.astype(float)), ("pattern_cell", data.pattern_cell),
-            ("pattern_emission", data.pattern_emission), ("count", data.count.astype(float)),
-            *((f"emission_cat_{m}", v) for m, v in data.emission_cat.items()),
-            *((f"level_index_{lev}", v) for lev, v in zip(data.levels, data.level_index)))}
+        D = {n: pm.Data(n, v) for n, v in data_arrays(data).items()}
         mu0 = np.array([p.logodds[0] for p in spec.personas[1:]])
         sd0 = np.array([p.logodds[1] for p in spec.personas[1:]])
         mu = pm.Normal("logodds_mu", mu0, sd0, dims=PERSONA_FREE)
@@ -525,6 +530,7 @@ __all__ = [
     "cell_log_weights",
     "condition_shares",
     "adaptive_centring",
+    "data_arrays",
     "model_data",
     "pattern_log_emissions",
     "pattern_log_likelihood",

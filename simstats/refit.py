@@ -22,21 +22,11 @@ import time
 
 import numpy as np
 
-from simstats.builders import adaptive_centring, build_model, model_data
+from simstats.builders import adaptive_centring, build_model, data_arrays, model_data
 from simstats.errors import SpecError
 from simstats.inference import FitOutput, _seed_ints, check, em_condition_counts, em_start, initial_point
 from simstats.logs.patterns import Patterns
 from simstats.spec import ModelSpec
-
-
-def _data_arrays(data) -> dict[str, np.ndarray]:
-    """The values of the model's ``pm.Data`` variables for ``data`` (names as in ``builders.build_model``)."""
-    out = {"cell_condition": data.cell_condition, "cell_prompt": data.cell_prompt,
-           "cell_x": data.cell_x.astype(float), "pattern_cell": data.pattern_cell,
-           "pattern_emission": data.pattern_emission, "count": data.count.astype(float)}
-    out.update({f"emission_cat_{m}": v for m, v in data.emission_cat.items()})
-    out.update({f"level_index_{lev}": v for lev, v in zip(data.levels, data.level_index)})
-    return out
 
 
 class Refitter:
@@ -99,7 +89,7 @@ class Refitter:
             rng = np.random.default_rng(s)
             return flat + mask * rng.uniform(-0.5, 0.5, flat.shape)
 
-        cm = dataclasses.replace(self.compiled.with_data(**_data_arrays(data)), initial_point_func=initial_point_func)
+        cm = dataclasses.replace(self.compiled.with_data(**data_arrays(data)), initial_point_func=initial_point_func)
         seeds = _seed_ints(seed, 3)
         t0 = time.perf_counter()
         idata = nutpie.sample(cm, draws=self.draws, tune=self.tune, chains=self.chains,
