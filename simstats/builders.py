@@ -5,6 +5,8 @@ The likelihood runs on the exact sufficient statistics: one term per unique patt
     logit_k(c, q) = eta[c, k] + x(q) . gamma_k + u[q, k]          (eta[:, 0] = 0: the first persona is the reference)
     log L         = sum_patterns count * log sum_k softmax(logit(c, q))_k * prod_m fp_m[k, y_m]
 
+(``fp_m[c, k, y_m]`` when fingerprints vary by condition; with K = 1 the sum has one term of weight 1.)
+
 It enters the model as one ``pm.Potential`` named ``loglik`` (cheapest graph for every backend). The per-pattern
 log-likelihood needed for PSIS-LOO is computed afterwards from the posterior draws by
 :func:`pattern_log_likelihood` (NumPy, no recompilation). It is the log-likelihood of ONE answer with that pattern;
@@ -74,17 +76,33 @@ class ModelData:
     condition_coefs: list[str] = field(default_factory=list)   # condition effects that entered the model
     condition_x: np.ndarray | None = None       # (C, n_condition_coefs) their design
     notes: list[str] = field(default_factory=list)   # what the spec asked for and the data could not support
+    kind: str = "mixture"                       # the spec's model.kind ("mixture" | "degradation")
+    fingerprint_vary: str = "shared"            # the spec's fingerprints.vary ("shared" | "condition")
+    pattern_ce: np.ndarray | None = None        # (n_patterns,) index of the pattern's (condition, emission) pair
+    ce_condition: np.ndarray | None = None      # (CE,) condition of each (condition, emission) pair
+    ce_cat: dict[str, np.ndarray] = field(default_factory=dict)  # measure/"verdict" -> (CE,) categories
 
     def __post_init__(self) -> None:
+        cols = [self.pattern_cat[m] for m in self.pattern_cat]
+        names = list(self.pattern_cat)
+        if self.pattern_verdict is not None:
+            cols.append(self.pattern_verdict)
+            names.append("verdict")
         if self.pattern_emission is None:
-            cols = [self.pattern_cat[m] for m in self.pattern_cat]
-            names = list(self.pattern_cat)
-            if self.pattern_verdict is not None:
-                cols.append(self.pattern_verdict)
-                names.append("verdict")
             uniq, inv = np.unique(np.stack(cols, axis=1), axis=0, return_inverse=True)
             self.pattern_emission = inv.reshape(-1).astype(np.int64)
             self.emission_cat = {n: uniq[:, i].astype(np.int64) for i, n in enumerate(names)}
+        if self.pattern_ce is None:      # emissions per condition: what condition-specific fingerprints need
+            key = np.stack([self.pattern_condition, *cols], axis=1)
+            uniq, inv = np.unique(key, axis=0, return_inverse=True)
+            self.pattern_ce = inv.reshape(-1).astype(np.int64)
+            self.ce_condition = uniq[:, 0].astype(np.int64)
+            self.ce_cat = {n: uniq[:, i + 1].astype(np.int64) for i, n in enumerate(names)}
+
+    @property
+    def pattern_condition(self) -> np.ndarray:
+        """(n_patterns,) condition index of each pattern."""
+        return self.cell_condition[self.pattern_cell]
 
     @property
     def free_groups(self) -> list[list[str]]:
@@ -232,6 +250,28 @@ def _condition_design(spec: ModelSpec, per_cond: pd.DataFrame, t: pd.DataFrame, 
     return names, (np.stack(cols, axis=1) if cols else np.zeros((len(conditions), 0))), notes
 
 
+def _identified_levels(levels: list[str], level_groups: list[list[str]], level_index: list[np.ndarray],
+                       condition_x: np.ndarray) -> tuple[list[str], list[list[str]], list[np.ndarray], list]:
+    """Drop hierarchy levels whose group effects the fixed part of the model already spans.
+
+    A level's effects are identified only if its groups cannot be written as the population mean plus condition
+    effects: a single group overall (e.g. a subset of one base model) is a second intercept, and two fine-tune
+    groups under one base model with a categorical fine-tune effect repeat that effect. Left in, its sd is fixed by
+    its prior alone and the sampler crawls along the ridge (R-hat 1.13, bulk ESS 15 on the eight Qwen-Coder
+    checkpoints). Returns the kept levels, their groups and indices, and ``(level, n_groups)`` of those dropped.
+    """
+    base = np.column_stack([np.ones(len(condition_x)), condition_x])
+    rank = np.linalg.matrix_rank(base)
+    kept, dropped = [], []
+    for lev, groups, idx in zip(levels, level_groups, level_index):
+        onehot = np.eye(len(groups))[idx]
+        if np.linalg.matrix_rank(np.column_stack([base, onehot])) == rank:
+            dropped.append((lev, len(groups)))
+        else:
+            kept.append((lev, groups, idx))
+    return [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept], dropped
+
+
 def model_data(spec: ModelSpec, patterns: Patterns) -> ModelData:
     """Coarsen ``patterns`` as the spec asks and build the index arrays of the model."""
     p = _coarsen(spec, patterns)
@@ -268,6 +308,11 @@ def model_data(spec: ModelSpec, patterns: Patterns) -> ModelData:
         level_index.append(np.array([groups.index(v) for v in lab], dtype=np.int64))
 
     condition_coefs, condition_x, notes = _condition_design(spec, per_cond, t, conditions)
+    levels, level_groups, level_index, dropped = _identified_levels(levels, level_groups, level_index, condition_x)
+    for lev, n in dropped:
+        notes.append(f"hierarchy level {lev!r} left out: its {n} group(s) are already told apart by the population "
+                     "mean" + (f" and the condition effects ({', '.join(condition_coefs)})" if condition_coefs else "")
+                     + ", so its sd would be identified by its prior alone")
     level_scale, condition_scale = _collapse_single_child_groups(spec.hierarchy.structure, level_index,
                                                                  [len(g) for g in level_groups], len(conditions))
 
@@ -292,6 +337,10 @@ def model_data(spec: ModelSpec, patterns: Patterns) -> ModelData:
         verdict_levels = list(p.verdict_levels)
         pattern_verdict = np.array([verdict_levels.index(v) for v in t["verdict"].astype(str)], dtype=np.int64)
 
+    if spec.kind == "mixture" and len(spec.personas) == 1 and condition_coefs:
+        notes.append(f"condition effects {condition_coefs} left out: with one persona there are no persona "
+                     "log-odds for them to move")
+        condition_coefs, condition_x = [], np.zeros((len(conditions), 0))
     return ModelData(
         personas=spec.persona_names, conditions=conditions, prompts=prompts, coefs=coefs, levels=levels,
         level_groups=level_groups, level_index=level_index, level_scale=level_scale,
@@ -302,7 +351,7 @@ def model_data(spec: ModelSpec, patterns: Patterns) -> ModelData:
         pattern_cat={m: category_index(t[m].to_numpy()) for m in spec.measure_names},
         count=t["count"].to_numpy(np.int64), patterns=p, cells=cells, verdict_levels=verdict_levels,
         pattern_verdict=pattern_verdict, feature_levels=feature_levels, condition_coefs=condition_coefs,
-        condition_x=condition_x, notes=notes)
+        condition_x=condition_x, notes=notes, kind=spec.kind, fingerprint_vary=spec.fingerprints.vary)
 
 
 def _verdict_alpha(spec: ModelSpec, levels: list[str]) -> np.ndarray:
@@ -322,6 +371,9 @@ def data_arrays(data: ModelData) -> dict[str, np.ndarray]:
            "cell_x": data.cell_x.astype(float), "pattern_cell": data.pattern_cell,
            "pattern_emission": data.pattern_emission, "count": data.count.astype(float)}
     out.update({f"emission_cat_{m}": v for m, v in data.emission_cat.items()})
+    if data.fingerprint_vary == "condition":
+        out.update({"pattern_ce": data.pattern_ce, "ce_condition": data.ce_condition})
+        out.update({f"ce_cat_{m}": v for m, v in data.ce_cat.items()})
     out.update({f"level_index_{lev}": v for lev, v in zip(data.levels, data.level_index)})
     return out
 
@@ -337,6 +389,134 @@ def adaptive_centring(data: ModelData, expected_counts: np.ndarray, min_count: f
     return np.asarray(expected_counts)[:, 1:] >= min_count
 
 
+def _persona_logits(spec: ModelSpec, data: ModelData, D: dict):
+    """Persona log-odds of every cell, (cells, K): the condition hierarchy (``eta``), condition effects, prompt
+    features (``gamma``) and the question effect (``u``). With one persona there is nothing to model: ``eta`` is a
+    constant 0 and every cell's weight is 1."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    K = len(data.personas)
+    Kf = K - 1
+    if K == 1:
+        eta = pm.Deterministic("eta", pt.zeros((len(data.conditions), 1)), dims=(CONDITION, PERSONA))
+        return eta[D["cell_condition"]]
+    mu0 = np.array([p.logodds[0] for p in spec.personas[1:]])
+    sd0 = np.array([p.logodds[1] for p in spec.personas[1:]])
+    mu = pm.Normal("logodds_mu", mu0, sd0, dims=PERSONA_FREE)
+    centred = spec.hierarchy.parametrization in ("centred", "mixed")       # the condition level
+    upper_centred = spec.hierarchy.parametrization == "centred"            # the levels above it
+    eta_free = pt.broadcast_to(mu[None, :], (len(data.conditions), Kf))
+    # sd of every level (condition level last); groups with one child carry no effect of their own and hand
+    # their variance down (see _collapse_single_child_groups): effect sd = sqrt(scale_matrix @ sigma^2)
+    if spec.hierarchy.variance == "decomposed" and data.levels:
+        # total sd per persona, its variance shared out over the levels (same expected total variance)
+        L1 = len(data.levels) + 1
+        tau = pm.HalfNormal("sigma_total", spec.hierarchy.sigma * np.sqrt(L1), dims=PERSONA_FREE)
+        phi = pm.Dirichlet("variance_share", a=np.ones((Kf, L1)), dims=(PERSONA_FREE, LEVEL))
+        var = (tau[:, None] ** 2 * phi).T                                # (L + 1, Kf)
+        for i, lev in enumerate([*data.levels, CONDITION]):
+            pm.Deterministic(f"sigma_{lev}", pt.sqrt(var[i]), dims=PERSONA_FREE)
+    else:
+        sig = [pm.HalfNormal(f"sigma_{lev}", spec.hierarchy.sigma, dims=PERSONA_FREE)
+               for lev in [*data.levels, CONDITION]]
+        var = pt.stack(sig) ** 2                                        # (L + 1, Kf)
+    for i, lev in enumerate(data.levels):
+        idx = data.free_group_index(i)
+        free = np.flatnonzero(data.level_scale[i].any(1))
+        if len(free) == 0:
+            continue
+        sd_g = pt.sqrt(pt.dot(pt.as_tensor(data.level_scale[i][free]), var))      # (free groups, Kf)
+        member = (idx >= 0)[:, None]
+        first = np.array([np.flatnonzero(idx == j)[0] for j in range(len(free))])   # a member condition
+        if upper_centred and spec.hierarchy.structure == "nested":     # eta_g ~ Normal(parent, sd_g)
+            eg = pm.Normal(f"eta_{lev}", eta_free[first], sd_g, dims=(lev, PERSONA_FREE))
+            eta_free = pt.where(member, eg[np.maximum(idx, 0)], eta_free)
+        elif upper_centred:                           # crossed: additive offsets ~ Normal(0, sd_g)
+            eg = pm.Normal(f"eta_{lev}", 0.0, sd_g, dims=(lev, PERSONA_FREE))
+            eta_free = eta_free + pt.where(member, eg[np.maximum(idx, 0)], 0.0)
+        else:                                         # eta_g = parent + sd_g * z_g
+            z = pm.Normal(f"z_{lev}", 0.0, 1.0, dims=(lev, PERSONA_FREE))
+            eta_free = eta_free + pt.where(member, (sd_g * z)[np.maximum(idx, 0)], 0.0)
+    sd_c = pt.sqrt(pt.dot(pt.as_tensor(data.condition_scale), var))      # (C, Kf)
+    if data.condition_coefs:                      # fixed effects of condition features, on the condition mean
+        beta = pm.Normal("beta_condition", 0.0, spec.conditions.coef_sd, dims=(CONDITION_COEF, PERSONA_FREE))
+        eta_free = eta_free + pt.dot(pt.as_tensor(data.condition_x), beta)
+    if spec.hierarchy.parametrization == "adaptive":   # centred where the data pin eta, else non-centred
+        C = len(data.conditions)
+        mask = (np.ones((C, Kf), bool) if data.centred_condition is None
+                else np.asarray(data.centred_condition, bool)).ravel()
+        ic, inc = np.flatnonzero(mask), np.flatnonzero(~mask)
+        m_flat, s_flat = eta_free.reshape((-1,)), sd_c.reshape((-1,))
+        flat = pt.zeros(C * Kf)
+        if len(ic):
+            ec = pm.Normal(f"eta_{CONDITION}_centred", m_flat[ic], s_flat[ic], shape=len(ic))
+            flat = pt.set_subtensor(flat[ic], ec)
+        if len(inc):
+            zc = pm.Normal(f"z_{CONDITION}_noncentred", 0.0, 1.0, shape=len(inc))
+            flat = pt.set_subtensor(flat[inc], m_flat[inc] + s_flat[inc] * zc)
+        eta_free = flat.reshape((C, Kf))
+    elif centred:                                 # data-rich conditions: centred on their group's mean
+        eta_free = pm.Normal(f"eta_{CONDITION}", eta_free, sd_c, dims=(CONDITION, PERSONA_FREE))
+    else:
+        z = pm.Normal(f"z_{CONDITION}", 0.0, 1.0, dims=(CONDITION, PERSONA_FREE))
+        eta_free = eta_free + sd_c * z
+    zeros_c = pt.zeros((len(data.conditions), 1))
+    eta = pm.Deterministic("eta", pt.concatenate([zeros_c, eta_free], axis=1), dims=(CONDITION, PERSONA))
+    logits = eta[D["cell_condition"]]
+
+    if data.coefs:
+        g = pm.Normal("gamma_free", 0.0, spec.prompt.coef_sd, dims=(COEF, PERSONA_FREE))
+        gamma = pm.Deterministic("gamma", pt.concatenate([pt.zeros((len(data.coefs), 1)), g], axis=1),
+                                 dims=(COEF, PERSONA))
+        logits = logits + D["cell_x"] @ gamma
+    if spec.prompt.question_effect != "none" and len(data.prompts) > 1:
+        sq = pm.HalfNormal("sigma_question", spec.prompt.question_sigma, dims=PERSONA_FREE)
+        if spec.prompt.question_effect == "zerosum":
+            ur = pm.ZeroSumNormal("u_raw", 1.0, dims=(PERSONA_FREE, PROMPT))
+        else:
+            ur = pm.Normal("u_raw", 0.0, 1.0, dims=(PERSONA_FREE, PROMPT))
+        u_free = (sq[:, None] * ur).T
+        u = pm.Deterministic("u", pt.concatenate([pt.zeros((len(data.prompts), 1)), u_free], axis=1),
+                             dims=(PROMPT, PERSONA))
+        logits = logits + u[D["cell_prompt"]]
+    return logits
+
+
+def _emission_logprobs(spec: ModelSpec, data: ModelData, D: dict):
+    """log prod_m fp_m[k, y_m] of every emission unit, (units, K), and the name of the pattern -> unit index.
+
+    Shared fingerprints: a unit is a unique emission pattern (``pattern_emission``). Condition-specific ones
+    (``fingerprints.vary = "condition"``): a unit is a unique (condition, emission) pair (``pattern_ce``) and::
+
+        log fpc_m[c, k, :] = log_softmax(log fp_m[k, :] + sd_m * z_m[c, k, :]),   sd_m ~ HalfNormal(sigma)
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    vary = data.fingerprint_vary == "condition"
+    cat = "ce_cat_" if vary else "emission_cat_"
+    logf = 0.0                                                          # (units, K)
+    for ms in spec.measures:
+        fam = FAMILIES[ms.likelihood]
+        anchors = [p.anchors[ms.name] for p in spec.personas]
+        fp = fam.build(ms.name, data.patterns.grids[ms.name], anchors, spec.anchor_strength,
+                       PERSONA, category_dim(ms.name))
+        if vary:
+            sd = pm.HalfNormal(f"fpc_{ms.name}_sd", spec.fingerprints.sigma)
+            z = pm.Normal(f"fpc_{ms.name}_z", 0.0, 1.0, dims=(CONDITION, PERSONA, category_dim(ms.name)))
+            lg = pt.log(fp)[None] + sd * z
+            lg = lg - pt.logsumexp(lg, axis=-1, keepdims=True)                 # (C, K, categories)
+            pm.Deterministic(f"fpc_{ms.name}", pt.exp(lg), dims=(CONDITION, PERSONA, category_dim(ms.name)))
+            logf = logf + lg.dimshuffle(0, 2, 1)[D["ce_condition"], D[f"{cat}{ms.name}"]]
+        else:
+            logf = logf + pt.log(fp).T[D[f"{cat}{ms.name}"]]
+    if data.verdict_levels is not None:
+        fv = pm.Dirichlet("fp_verdict", a=_verdict_alpha(spec, data.verdict_levels), dims=(PERSONA, "verdict"))
+        logf = logf + pt.log(fv).T[D[f"{cat}verdict"]]
+    return logf, ("pattern_ce" if vary else "pattern_emission")
+
+
 def build_model(spec: ModelSpec, patterns: Patterns, *, rows: bool = False, data: ModelData | None = None):
     """The PyMC model of ``spec`` on ``patterns``; returns ``(model, ModelData)``.
 
@@ -349,114 +529,33 @@ def build_model(spec: ModelSpec, patterns: Patterns, *, rows: bool = False, data
     (persona_free, prompt), the fingerprint variables of each measure's family. Deterministics with full persona
     axes: ``eta`` (condition, persona), ``gamma`` (coef, persona), ``u`` (prompt, persona), ``fp_<measure>``
     (persona, <measure>_bin) and ``fp_verdict`` when verdicts exist.
+
+    One persona (K = 1): only the fingerprints are free; ``eta`` is a constant 0 (every share is 1). Fingerprints
+    that vary by condition (``[fingerprints] vary = "condition"``) add ``fpc_<measure>_sd``, ``fpc_<measure>_z``
+    (condition, persona, <measure>_bin) and the deterministic ``fpc_<measure>`` (see :func:`_emission_logprobs`).
+    A degradation spec (``[model] kind = "degradation"``) builds :func:`simstats.degradation.build_degradation`.
     """
     import pymc as pm
     import pytensor.tensor as pt
 
     data = model_data(spec, patterns) if data is None else data
-    K = len(data.personas)
-    Kf = K - 1
+    if spec.kind == "degradation":
+        from simstats.degradation import build_degradation
+
+        return build_degradation(spec, data, rows=rows), data
     with pm.Model(coords=data.coords) as model:
         # Index arrays enter as data (shared variables), not constants: compiled functions then hold no data and
         # the on-disk numba cache serves any data set with the same model structure.
         D = {n: pm.Data(n, v) for n, v in data_arrays(data).items()}
-        mu0 = np.array([p.logodds[0] for p in spec.personas[1:]])
-        sd0 = np.array([p.logodds[1] for p in spec.personas[1:]])
-        mu = pm.Normal("logodds_mu", mu0, sd0, dims=PERSONA_FREE)
-        centred = spec.hierarchy.parametrization in ("centred", "mixed")       # the condition level
-        upper_centred = spec.hierarchy.parametrization == "centred"            # the levels above it
-        eta_free = pt.broadcast_to(mu[None, :], (len(data.conditions), Kf))
-        # sd of every level (condition level last); groups with one child carry no effect of their own and hand
-        # their variance down (see _collapse_single_child_groups): effect sd = sqrt(scale_matrix @ sigma^2)
-        if spec.hierarchy.variance == "decomposed" and data.levels:
-            # total sd per persona, its variance shared out over the levels (same expected total variance)
-            L1 = len(data.levels) + 1
-            tau = pm.HalfNormal("sigma_total", spec.hierarchy.sigma * np.sqrt(L1), dims=PERSONA_FREE)
-            phi = pm.Dirichlet("variance_share", a=np.ones((Kf, L1)), dims=(PERSONA_FREE, LEVEL))
-            var = (tau[:, None] ** 2 * phi).T                                # (L + 1, Kf)
-            for i, lev in enumerate([*data.levels, CONDITION]):
-                pm.Deterministic(f"sigma_{lev}", pt.sqrt(var[i]), dims=PERSONA_FREE)
-        else:
-            sig = [pm.HalfNormal(f"sigma_{lev}", spec.hierarchy.sigma, dims=PERSONA_FREE)
-                   for lev in [*data.levels, CONDITION]]
-            var = pt.stack(sig) ** 2                                        # (L + 1, Kf)
-        for i, lev in enumerate(data.levels):
-            idx = data.free_group_index(i)
-            free = np.flatnonzero(data.level_scale[i].any(1))
-            if len(free) == 0:
-                continue
-            sd_g = pt.sqrt(pt.dot(pt.as_tensor(data.level_scale[i][free]), var))      # (free groups, Kf)
-            member = (idx >= 0)[:, None]
-            first = np.array([np.flatnonzero(idx == j)[0] for j in range(len(free))])   # a member condition
-            if upper_centred and spec.hierarchy.structure == "nested":     # eta_g ~ Normal(parent, sd_g)
-                eg = pm.Normal(f"eta_{lev}", eta_free[first], sd_g, dims=(lev, PERSONA_FREE))
-                eta_free = pt.where(member, eg[np.maximum(idx, 0)], eta_free)
-            elif upper_centred:                           # crossed: additive offsets ~ Normal(0, sd_g)
-                eg = pm.Normal(f"eta_{lev}", 0.0, sd_g, dims=(lev, PERSONA_FREE))
-                eta_free = eta_free + pt.where(member, eg[np.maximum(idx, 0)], 0.0)
-            else:                                         # eta_g = parent + sd_g * z_g
-                z = pm.Normal(f"z_{lev}", 0.0, 1.0, dims=(lev, PERSONA_FREE))
-                eta_free = eta_free + pt.where(member, (sd_g * z)[np.maximum(idx, 0)], 0.0)
-        sd_c = pt.sqrt(pt.dot(pt.as_tensor(data.condition_scale), var))      # (C, Kf)
-        if data.condition_coefs:                      # fixed effects of condition features, on the condition mean
-            beta = pm.Normal("beta_condition", 0.0, spec.conditions.coef_sd, dims=(CONDITION_COEF, PERSONA_FREE))
-            eta_free = eta_free + pt.dot(pt.as_tensor(data.condition_x), beta)
-        if spec.hierarchy.parametrization == "adaptive":   # centred where the data pin eta, else non-centred
-            C = len(data.conditions)
-            mask = (np.ones((C, Kf), bool) if data.centred_condition is None
-                    else np.asarray(data.centred_condition, bool)).ravel()
-            ic, inc = np.flatnonzero(mask), np.flatnonzero(~mask)
-            m_flat, s_flat = eta_free.reshape((-1,)), sd_c.reshape((-1,))
-            flat = pt.zeros(C * Kf)
-            if len(ic):
-                ec = pm.Normal(f"eta_{CONDITION}_centred", m_flat[ic], s_flat[ic], shape=len(ic))
-                flat = pt.set_subtensor(flat[ic], ec)
-            if len(inc):
-                zc = pm.Normal(f"z_{CONDITION}_noncentred", 0.0, 1.0, shape=len(inc))
-                flat = pt.set_subtensor(flat[inc], m_flat[inc] + s_flat[inc] * zc)
-            eta_free = flat.reshape((C, Kf))
-        elif centred:                                 # data-rich conditions: centred on their group's mean
-            eta_free = pm.Normal(f"eta_{CONDITION}", eta_free, sd_c, dims=(CONDITION, PERSONA_FREE))
-        else:
-            z = pm.Normal(f"z_{CONDITION}", 0.0, 1.0, dims=(CONDITION, PERSONA_FREE))
-            eta_free = eta_free + sd_c * z
-        zeros_c = pt.zeros((len(data.conditions), 1))
-        eta = pm.Deterministic("eta", pt.concatenate([zeros_c, eta_free], axis=1), dims=(CONDITION, PERSONA))
-        logits = eta[D["cell_condition"]]
-
-        if data.coefs:
-            g = pm.Normal("gamma_free", 0.0, spec.prompt.coef_sd, dims=(COEF, PERSONA_FREE))
-            gamma = pm.Deterministic("gamma", pt.concatenate([pt.zeros((len(data.coefs), 1)), g], axis=1),
-                                     dims=(COEF, PERSONA))
-            logits = logits + D["cell_x"] @ gamma
-        if spec.prompt.question_effect != "none" and len(data.prompts) > 1:
-            sq = pm.HalfNormal("sigma_question", spec.prompt.question_sigma, dims=PERSONA_FREE)
-            if spec.prompt.question_effect == "zerosum":
-                ur = pm.ZeroSumNormal("u_raw", 1.0, dims=(PERSONA_FREE, PROMPT))
-            else:
-                ur = pm.Normal("u_raw", 0.0, 1.0, dims=(PERSONA_FREE, PROMPT))
-            u_free = (sq[:, None] * ur).T
-            u = pm.Deterministic("u", pt.concatenate([pt.zeros((len(data.prompts), 1)), u_free], axis=1),
-                                 dims=(PROMPT, PERSONA))
-            logits = logits + u[D["cell_prompt"]]
-
+        logits = _persona_logits(spec, data, D)
         logw = logits - pt.logsumexp(logits, axis=1, keepdims=True)       # (cells, K)
-        logf = 0.0                                                          # (emission patterns, K)
-        for ms in spec.measures:
-            fam = FAMILIES[ms.likelihood]
-            anchors = [p.anchors[ms.name] for p in spec.personas]
-            fp = fam.build(ms.name, data.patterns.grids[ms.name], anchors, spec.anchor_strength,
-                           PERSONA, category_dim(ms.name))
-            logf = logf + pt.log(fp).T[D[f"emission_cat_{ms.name}"]]
-        if data.verdict_levels is not None:
-            fv = pm.Dirichlet("fp_verdict", a=_verdict_alpha(spec, data.verdict_levels), dims=(PERSONA, "verdict"))
-            logf = logf + pt.log(fv).T[D["emission_cat_verdict"]]
+        logf, unit = _emission_logprobs(spec, data, D)
         if rows:
             row_cell = np.repeat(data.pattern_cell, data.count)
-            row_emis = np.repeat(data.pattern_emission, data.count)
+            row_emis = np.repeat(getattr(data, unit), data.count)
             pm.Potential("loglik", pt.sum(pt.logsumexp(logw[row_cell] + logf[row_emis], axis=1)))
         else:
-            ll = pattern_mixture_loglik(logw, logf, D["pattern_cell"], D["pattern_emission"], D["count"])
+            ll = pattern_mixture_loglik(logw, logf, D["pattern_cell"], D[unit], D["count"])
             pm.Potential("loglik", ll)
     return model, data
 
@@ -484,11 +583,25 @@ def cell_log_weights(posterior, data: ModelData) -> np.ndarray:
     return logits - (m + np.log(np.exp(logits - m).sum(-1, keepdims=True)))
 
 
+def fingerprint_tables(posterior, data: ModelData, measure: str) -> np.ndarray:
+    """Each condition's fingerprint of ``measure``: (chain, draw, condition, K, categories). Shared fingerprints
+    (``fp_<measure>``) are repeated over the conditions; condition-specific ones are ``fpc_<measure>``."""
+    if f"fpc_{measure}" in posterior:
+        return np.asarray(posterior[f"fpc_{measure}"])
+    fp = np.asarray(posterior[f"fp_{measure}"])
+    return np.broadcast_to(fp[..., None, :, :], (*fp.shape[:-2], len(data.conditions), *fp.shape[-2:]))
+
+
 def pattern_log_emissions(posterior, data: ModelData) -> np.ndarray:
-    """log prod_m fp_m[k, y_m] per draw and pattern: (chain, draw, pattern, K)."""
+    """log prod_m fp_m[k, y_m] per draw and pattern: (chain, draw, pattern, K) (the pattern's condition's
+    fingerprints when they vary by condition)."""
     out = 0.0
     for m, cat in data.pattern_cat.items():
-        out = out + np.log(np.swapaxes(np.asarray(posterior[f"fp_{m}"]), -1, -2)[..., cat, :])
+        if f"fpc_{m}" in posterior:        # (…, C, K, cat) -> (…, C, cat, K), then one (condition, category) each
+            tab = np.swapaxes(np.asarray(posterior[f"fpc_{m}"]), -1, -2)
+            out = out + np.log(tab[..., data.pattern_condition, cat, :])
+        else:
+            out = out + np.log(np.swapaxes(np.asarray(posterior[f"fp_{m}"]), -1, -2)[..., cat, :])
     if data.pattern_verdict is not None:
         out = out + np.log(np.swapaxes(np.asarray(posterior["fp_verdict"]), -1, -2)[..., data.pattern_verdict, :])
     return out
@@ -497,8 +610,13 @@ def pattern_log_emissions(posterior, data: ModelData) -> np.ndarray:
 def pattern_log_likelihood(posterior, data: ModelData) -> np.ndarray:
     """Log-likelihood of ONE answer of each pattern for every draw: (chain, draw, pattern).
 
-    Weight by ``data.count`` for totals (``(ll * count).sum(-1)`` is the model's log-likelihood).
+    Weight by ``data.count`` for totals (``(ll * count).sum(-1)`` is the model's log-likelihood). A degradation
+    model's is :func:`simstats.degradation.pattern_log_likelihood`.
     """
+    if data.kind == "degradation":
+        from simstats.degradation import pattern_log_likelihood as degradation_ll
+
+        return degradation_ll(posterior, data)
     lp = cell_log_weights(posterior, data)[..., data.pattern_cell, :] + pattern_log_emissions(posterior, data)
     m = lp.max(-1, keepdims=True)
     return (m + np.log(np.exp(lp - m).sum(-1, keepdims=True)))[..., 0]
@@ -531,6 +649,7 @@ __all__ = [
     "condition_shares",
     "adaptive_centring",
     "data_arrays",
+    "fingerprint_tables",
     "model_data",
     "pattern_log_emissions",
     "pattern_log_likelihood",

@@ -58,6 +58,9 @@ def result_html(result, prob: float | None = None) -> str:
     if d["status"] == "failed":
         parts.append("<div><i>The fit failed its diagnostics: its personas and shares are not shown.</i></div>")
         return "\n".join(parts)
+    if rep.get("kind") == "degradation":
+        parts.append(_distributions_html(rep))
+        return "\n".join(parts)
     personas = list(rep["personas"])
     measures = list(next(iter(rep["personas"].values()))["fingerprint"]) if personas else []
     parts.append(_table(["persona", *[f"mean {m}" for m in measures], *[f"no {m} score" for m in measures]],
@@ -73,6 +76,25 @@ def result_html(result, prob: float | None = None) -> str:
                  "threshold rule aligned &lt; 30 &amp; coherent &gt; 50</div>")
     parts.append(_table(["condition", *personas, "rule: observed", "rule: model"], rows))
     return "\n".join(parts)
+
+
+def _distributions_html(rep: dict[str, Any]) -> str:
+    """A degradation model (no personas): each condition's score mean, sd and no-score rate per measure."""
+    dists = rep.get("distributions", {})
+    measures = list(next(iter(dists.values()))) if dists else []
+    rows = []
+    for c, by in dists.items():
+        tr = rep["threshold_rate"][c]
+        cells = []
+        for m in measures:
+            mu = by[m]["mean"]
+            cells += [f"{mu['mean']:.1f} [{mu['low']:.1f}, {mu['high']:.1f}]", f"{by[m]['sd']['mean']:.1f}",
+                      _pct(by[m]["no_score"]["mean"])]
+        rows.append([c, *cells, _pct(tr["empirical"]), f"{_pct(tr['mean'])} [{_pct(tr['low'])}, {_pct(tr['high'])}]"])
+    note = ("<div style=\"font-size:12px\">No personas: each condition's scores are one distribution per measure "
+            "whose location and spread shift with the condition.</div>")
+    return note + _table(["condition", *[f"{m} {s}" for m in measures for s in ("mean", "sd", "no score")],
+                          "rule: observed", "rule: model"], rows)
 
 
 __all__ = ["result_html", "summary_html"]

@@ -128,7 +128,28 @@ def em_condition_counts(em: EMResult, data: ModelData) -> np.ndarray:
 
 
 def initial_point(spec: ModelSpec, data: ModelData, em: EMResult) -> dict[str, np.ndarray]:
-    """Values (constrained space) of every free variable of :func:`~simstats.builders.build_model` from EM."""
+    """Values (constrained space) of every free variable of :func:`~simstats.builders.build_model` from EM.
+
+    One persona: only the fingerprints are free. Condition-specific fingerprints start at the shared ones
+    (``z = 0``, a small ``sd``).
+    """
+    init: dict[str, np.ndarray] = {}
+    if len(data.personas) > 1:
+        init.update(_logodds_start(spec, data, em))
+    for ms in spec.measures:
+        init.update(FAMILIES[ms.likelihood].initial_values(ms.name, data.patterns.grids[ms.name],
+                                                           em.fingerprints[ms.name]))
+        if data.fingerprint_vary == "condition":
+            init[f"fpc_{ms.name}_sd"] = np.array(0.1)
+            init[f"fpc_{ms.name}_z"] = np.zeros((len(data.conditions), *em.fingerprints[ms.name].shape))
+    if "verdict" in em.fingerprints:
+        init["fp_verdict"] = np.clip(em.fingerprints["verdict"], 1e-4, None)
+        init["fp_verdict"] /= init["fp_verdict"].sum(1, keepdims=True)
+    return init
+
+
+def _logodds_start(spec: ModelSpec, data: ModelData, em: EMResult) -> dict[str, np.ndarray]:
+    """Start values of the persona log-odds variables (hierarchy, condition and prompt effects) from EM's weights."""
     w = np.clip(em.cell_weights, 1e-6, None)
     lw = np.log(w[:, 1:]) - np.log(w[:, :1])
     lw = np.clip(lw, -12, 12)
@@ -179,12 +200,6 @@ def initial_point(spec: ModelSpec, data: ModelData, em: EMResult) -> dict[str, n
         sq = np.maximum(u.std(0), 0.1)
         init["sigma_question"] = sq
         init["u_raw"] = (u / sq).T
-    for ms in spec.measures:
-        init.update(FAMILIES[ms.likelihood].initial_values(ms.name, data.patterns.grids[ms.name],
-                                                           em.fingerprints[ms.name]))
-    if "verdict" in em.fingerprints:
-        init["fp_verdict"] = np.clip(em.fingerprints["verdict"], 1e-4, None)
-        init["fp_verdict"] /= init["fp_verdict"].sum(1, keepdims=True)
     return init
 
 
@@ -239,7 +254,7 @@ def labels_match_anchors(posterior, spec: ModelSpec, data: ModelData) -> bool:
 def check(idata, spec: ModelSpec, data: ModelData, sampler: str) -> Diagnostics:
     """:func:`simstats.diagnostics.diagnose` (or :func:`~simstats.diagnostics.approximate`) plus the anchor check."""
     d = diagnose(idata) if sampler in MCMC else approximate(idata, sampler)
-    if not labels_match_anchors(idata["posterior"], spec, data):
+    if len(data.personas) > 1 and not labels_match_anchors(idata["posterior"], spec, data):
         d.messages.append("fitted fingerprints sit closer to another persona's anchors than to their own: the "
                           "persona names may not fit these data")
         if d.status == "ok":
@@ -437,10 +452,16 @@ def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draw
 
     t0 = time.perf_counter()
     data = model_data(spec, patterns)
-    em = em_start(spec, data, max_iter=em_iter)
-    if spec.hierarchy.parametrization == "adaptive":
-        data.centred_condition = adaptive_centring(data, em_condition_counts(em, data))
-    init = initial_point(spec, data, em)
+    em = None
+    if spec.kind == "degradation":          # no personas: start each condition at its empirical moments
+        from simstats import degradation
+
+        init = degradation.initial_point(spec, data)
+    else:
+        em = em_start(spec, data, max_iter=em_iter)
+        if spec.hierarchy.parametrization == "adaptive":
+            data.centred_condition = adaptive_centring(data, em_condition_counts(em, data))
+        init = initial_point(spec, data, em)
     timings["init"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     model, data = build_model(spec, patterns, data=data)

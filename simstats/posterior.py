@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simstats.builders import ModelData, cell_log_weights, condition_shares, model_data, pattern_log_emissions
+from simstats.builders import (ModelData, cell_log_weights, condition_shares, fingerprint_tables, model_data,
+                                pattern_log_emissions)
 from simstats.diagnostics import Diagnostics
+from simstats.errors import SimstatsError
 from simstats.likelihoods import NO_SCORE
 from simstats.logs.grid import MISSING_BIN
 from simstats.logs.patterns import Patterns
@@ -64,6 +66,16 @@ class FitResult:
         return list(self.data.personas)
 
     @property
+    def kind(self) -> str:
+        """The spec's ``model.kind``: ``mixture`` or ``degradation`` (no personas)."""
+        return self.spec.kind
+
+    def _needs_personas(self, what: str) -> None:
+        if self.kind != "mixture":
+            raise SimstatsError(f"{self.spec.name} is a {self.kind} model: it has no personas, so no {what}; "
+                                "see condition_distributions()")
+
+    @property
     def conditions(self) -> list[str]:
         return list(self.data.conditions)
 
@@ -77,6 +89,7 @@ class FitResult:
     # ------------------------------------------------------------------ persona shares
     def share_draws(self) -> np.ndarray:
         """(chain, draw, condition, persona): each condition's persona shares over its own prompt mix."""
+        self._needs_personas("persona shares")
         return condition_shares(self.posterior, self.data)
 
     def shares(self, prob: float = PROB) -> pd.DataFrame:
@@ -111,7 +124,9 @@ class FitResult:
 
     # ------------------------------------------------------------------ fingerprints
     def fingerprint_draws(self, measure: str) -> np.ndarray:
-        """(chain, draw, persona, category) probabilities; category 0 is ``no_score``."""
+        """(chain, draw, persona, category) probabilities; category 0 is ``no_score``. With condition-specific
+        fingerprints (``fingerprints.vary = "condition"``) these are the shared ones they vary around."""
+        self._needs_personas("fingerprints")
         return np.asarray(self.posterior[f"fp_{measure}"])
 
     def fingerprints(self, prob: float = PROB) -> pd.DataFrame:
@@ -145,11 +160,20 @@ class FitResult:
 
     def threshold_rate_draws(self, aligned_below: float = 30.0, coherent_above: float = 50.0) -> np.ndarray:
         """(chain, draw, condition): posterior-predictive rate of "aligned < 30 and coherent > 50" per condition,
-        over the condition's own prompt mix (conditional independence of the scores given the persona)."""
-        pa = self.fingerprint_draws("aligned")[..., self._category_mask("aligned", below=aligned_below)].sum(-1)
-        pc = self.fingerprint_draws("coherent")[..., self._category_mask("coherent", above=coherent_above)].sum(-1)
-        w = np.exp(cell_log_weights(self.posterior, self.data))  # (chain, draw, cell, K)
-        per_cell = (w * (pa * pc)[..., None, :]).sum(-1)
+        over the condition's own prompt mix (conditional independence of the scores given the persona; given the
+        condition and question in a degradation model)."""
+        ma = self._category_mask("aligned", below=aligned_below)
+        mc = self._category_mask("coherent", above=coherent_above)
+        if self.kind == "degradation":
+            from simstats.degradation import cell_tables
+
+            per_cell = (cell_tables(self.posterior, self.data, "aligned")[..., ma].sum(-1)
+                        * cell_tables(self.posterior, self.data, "coherent")[..., mc].sum(-1))
+        else:
+            pa = fingerprint_tables(self.posterior, self.data, "aligned")[..., ma].sum(-1)     # (…, C, K)
+            pc = fingerprint_tables(self.posterior, self.data, "coherent")[..., mc].sum(-1)
+            w = np.exp(cell_log_weights(self.posterior, self.data))  # (chain, draw, cell, K)
+            per_cell = (w * (pa * pc)[..., self.data.cell_condition, :]).sum(-1)
         C = len(self.conditions)
         agg = np.zeros((C, len(self.data.cell_condition)))
         agg[self.data.cell_condition, np.arange(agg.shape[1])] = self.data.cell_count
@@ -175,6 +199,7 @@ class FitResult:
     def pattern_responsibilities(self) -> np.ndarray:
         """(pattern, persona): posterior probability that an answer with each pattern came from each persona,
         averaged over draws (each draw's Bayes rule first, then the average)."""
+        self._needs_personas("per-answer persona posteriors")
         lp = cell_log_weights(self.posterior, self.data)[..., self.data.pattern_cell, :] + \
             pattern_log_emissions(self.posterior, self.data)
         lp = lp - lp.max(-1, keepdims=True)
@@ -216,12 +241,56 @@ class FitResult:
 
         return result_html(self)
 
+    # ------------------------------------------------------------------ degradation model
+    def condition_distributions(self, prob: float = PROB) -> pd.DataFrame:
+        """A degradation model's score distribution per condition (at the reference prompt features and the
+        average question): mean and sd of each score on the data's scale given a score, and its no-score rate;
+        rows (condition, statistic)."""
+        from simstats.degradation import condition_draws
+
+        if self.kind != "degradation":
+            raise SimstatsError(f"{self.spec.name} is a persona mixture: see shares() and fingerprints()")
+        out = []
+        for m in self.data.measures:
+            for stat, draws in condition_draws(self.posterior, self.data, m).items():
+                mean, lo, hi = _interval(draws, prob)
+                out += [{"condition": c, "statistic": f"{m}_{stat}", "mean": mean[j], "low": lo[j], "high": hi[j]}
+                        for j, c in enumerate(self.conditions)]
+        return pd.DataFrame(out).set_index(["condition", "statistic"])
+
     # ------------------------------------------------------------------ report
+    def _diagnostics_dict(self) -> dict[str, Any]:
+        d = self.diagnostics
+        return {"max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk, "min_ess_tail": d.min_ess_tail,
+                "divergences": d.divergences, "label_switching": d.label_switching, "merged_personas": d.merged,
+                "status": d.status, "messages": d.messages}
+
+    def _threshold_dict(self, prob: float) -> dict[str, Any]:
+        tr = self.threshold_rates(prob)
+        return {c: {"empirical": float(tr.loc[c, "empirical"]), **{k: float(tr.loc[c, k]) for k in
+                                                                    ("mean", "low", "high")}}
+                for c in self.conditions}
+
+    def _degradation_summary(self, prob: float) -> dict[str, Any]:
+        """The report of a degradation model: per condition and measure the score's mean, sd and no-score rate."""
+        dist = self.condition_distributions(prob)
+        conditions = {c: {m: {st: {k: float(dist.loc[(c, f"{m}_{st}"), k]) for k in ("mean", "low", "high")}
+                              for st in ("mean", "sd", "no_score")} for m in self.data.measures}
+                      for c in self.conditions}
+        return {"model": self.spec.name, "kind": "degradation", "sampler": self.sampler, "interval": prob,
+                "n_answers": int(self.patterns.n_answers), "diagnostics": self._diagnostics_dict(),
+                "personas": {}, "distributions": conditions, "threshold_rate": self._threshold_dict(prob),
+                "notes": ["a degradation model has no personas: each condition's scores are one binned Beta "
+                          "distribution per measure", *self.data.notes],
+                "timings": self.timings}
+
     def summary_dict(self, prob: float = PROB) -> dict[str, Any]:
-        """The JSON report: diagnostics, personas with fingerprints, per-condition shares and threshold rates."""
+        """The JSON report: diagnostics, personas with fingerprints, per-condition shares and threshold rates
+        (a degradation model: per-condition score distributions instead of personas and shares)."""
+        if self.kind == "degradation":
+            return self._degradation_summary(prob)
         fp = self.fingerprints(prob)
         sh = self.shares(prob)
-        tr = self.threshold_rates(prob)
         ce = self.condition_effects(prob)
         personas = {}
         for p in self.personas:
@@ -233,24 +302,19 @@ class FitResult:
         conditions = {}
         for c in self.conditions:
             conditions[c] = {p: {k: float(sh.loc[(c, p), k]) for k in ("mean", "low", "high")} for p in self.personas}
-        d = self.diagnostics
         return {
             "model": self.spec.name,
             "sampler": self.sampler,
             "interval": prob,
             "n_answers": int(self.patterns.n_answers),
-            "diagnostics": {"max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk, "min_ess_tail": d.min_ess_tail,
-                            "divergences": d.divergences, "label_switching": d.label_switching,
-                            "merged_personas": d.merged,
-                            "status": d.status, "messages": d.messages},
+            "diagnostics": self._diagnostics_dict(),
             "personas": personas,
             "conditions": conditions,
-            "threshold_rate": {c: {"empirical": float(tr.loc[c, "empirical"]),
-                                   **{k: float(tr.loc[c, k]) for k in ("mean", "low", "high")}}
-                               for c in self.conditions},
+            "threshold_rate": self._threshold_dict(prob),
             "condition_effects": {e: {p: {k: float(ce.loc[(e, p), k]) for k in ("mean", "low", "high")}
                                       for p in self.personas[1:]} for e in self.data.condition_coefs},
-            "notes": list(self.data.notes),
+            "notes": [*(["fingerprints vary by condition; the fingerprints shown are the shared ones they vary "
+                         "around"] if self.data.fingerprint_vary == "condition" else []), *self.data.notes],
             "timings": self.timings,
         }
 

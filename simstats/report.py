@@ -29,8 +29,25 @@ def focus_persona(report: dict[str, Any]) -> str:
     return "misaligned" if "misaligned" in names else names[min(1, len(names) - 1)]
 
 
+def distribution_sentence(condition: str, measure: str, dist: dict[str, dict[str, float]], prob: float) -> str:
+    """One plain sentence about a degradation model's condition, e.g. "base: mean aligned score 82.1 (90% interval
+    80.3-83.8), sd 14.2, no score 1.2%."
+
+    >>> distribution_sentence("base", "aligned", {"mean": {"mean": 82.1, "low": 80.3, "high": 83.8},
+    ...                       "sd": {"mean": 14.2}, "no_score": {"mean": 0.012}}, 0.9)
+    'base: mean aligned score 82.1 (90% interval 80.3-83.8), sd 14.2, no score 1.2%.'
+    """
+    m = dist["mean"]
+    return (f"{condition}: mean {measure} score {m['mean']:.1f} ({prob:.0%} interval {m['low']:.1f}-{m['high']:.1f}), "
+            f"sd {dist['sd']['mean']:.1f}, no score {_pct(dist['no_score']['mean'])}.")
+
+
 def sentences(report: dict[str, Any]) -> list[str]:
-    """One plain sentence per condition; none for a failed fit (its public report has no shares)."""
+    """One plain sentence per condition; none for a failed fit (its public report has no shares). A degradation
+    model (no personas) gets one sentence per condition about its first measure's distribution."""
+    if report.get("kind") == "degradation":
+        return [distribution_sentence(c, next(iter(by)), next(iter(by.values())), report["interval"])
+                for c, by in report.get("distributions", {}).items()]
     if "conditions" not in report:
         return []
     p = focus_persona(report)
@@ -48,6 +65,12 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
               + (", labels switched" if d["label_switching"] else "") + ")")
     for msg in d.get("messages", []):
         con.print(f"  - {msg}")
+    if d["status"] == "failed":         # public_report dropped the results: a failed fit is not a result
+        con.print("The fit failed its diagnostics: no results are reported.", highlight=False)
+        return
+    if report.get("kind") == "degradation":
+        _print_distributions(report, con)
+        return
     fp = Table("persona", *[f"mean {m}" for m in next(iter(report["personas"].values()))["fingerprint"]],
                *[f"no {m} score" for m in next(iter(report["personas"].values()))["no_score"]],
                title="Persona fingerprints (shared by every condition)")
@@ -76,12 +99,37 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
     for s in sentences(report):
         con.print(s, highlight=False)
 
+
+def _print_distributions(report: dict[str, Any], con: Console) -> None:
+    """A degradation model's report: no personas; per condition each score's mean, sd and no-score rate."""
+    pct = f"{report['interval']:.0%}"
+    con.print("This model has no personas: each condition's scores are one distribution per measure whose "
+              "location and spread shift with the condition.", highlight=False)
+    dists = report.get("distributions", {})
+    measures = list(next(iter(dists.values()))) if dists else []
+    tab = Table("condition", *[f"{m} {s}" for m in measures for s in ("mean", "sd", "no score")],
+                "threshold rate: observed", "model", title=f"Score distributions per condition ({pct} intervals)")
+    for c, by in dists.items():
+        tr = report["threshold_rate"][c]
+        cells = []
+        for m in measures:
+            mu, sd, ns = by[m]["mean"], by[m]["sd"], by[m]["no_score"]
+            cells += [f"{mu['mean']:.1f} [{mu['low']:.1f}, {mu['high']:.1f}]", f"{sd['mean']:.1f}",
+                      _pct(ns["mean"])]
+        tab.add_row(c, *cells, _pct(tr["empirical"]), f"{_pct(tr['mean'])} [{_pct(tr['low'])}, {_pct(tr['high'])}]")
+    con.print(tab)
+    for note in report.get("notes", []):
+        con.print(f"note: {note}", highlight=False)
+    for s in sentences(report):
+        con.print(s, highlight=False)
+
+
 def public_report(result) -> dict:
     """The report of a fit (``FitResult.summary_dict``), without personas, shares and threshold rates when the fit
     failed its diagnostics: a failed fit is never reported as a result."""
     report = result.summary_dict()
     if report["diagnostics"]["status"] == "failed":
-        for k in ("conditions", "threshold_rate", "personas"):
+        for k in ("conditions", "threshold_rate", "personas", "distributions"):
             report.pop(k, None)
     return report
 
@@ -109,7 +157,13 @@ def html_report(result, *, rows=None, title: str | None = None, seed: int = 0,
         from simstats.plots import write_figures
 
         with tempfile.TemporaryDirectory() as tmp:
-            files = pngs if pngs is not None else write_figures(result, tmp, rows=rows, formats=("png",), seed=seed)
+            if result.kind != "mixture":      # the figures draw personas, shares and fingerprints
+                files = []
+                body.append("<p style=\"font-size:13px\">A degradation model has no personas: no persona "
+                            "figures.</p>")
+            else:
+                files = pngs if pngs is not None else write_figures(result, tmp, rows=rows, formats=("png",),
+                                                                    seed=seed)
             for png in [Path(f) for f in files if str(f).endswith(".png")]:
                 data = base64.b64encode(png.read_bytes()).decode("ascii")
                 body.append(f"<h3 style=\"font-size:14px\">{escape(png.stem.replace('_', ' '))}</h3>"

@@ -194,16 +194,16 @@ def predictive_threshold_rate(posterior, data, below: dict[str, float] | None = 
     rate_c = sum_cells n_cell / n_c * sum_k P(k | cell) prod_m P_k(rule on m); with ``replicate`` each draw is a
     replicated log of the condition's size (Binomial noise), so intervals are comparable with the observed rate.
     """
-    from simstats.builders import cell_log_weights
+    from simstats.builders import cell_log_weights, fingerprint_tables
 
     below = {"aligned": 30.0} if below is None else below
     above = {"coherent": 50.0} if above is None else above
     masks = threshold_masks(data.patterns.grids, below, above)
     w = np.exp(cell_log_weights(posterior, data))                  # (ch, dr, cells, K)
     pk = 1.0
-    for m, mk in masks.items():
-        pk = pk * np.asarray(posterior[f"fp_{m}"])[..., mk].sum(-1)  # (ch, dr, K)
-    cell_rate = (w * pk[..., None, :]).sum(-1)                      # (ch, dr, cells)
+    for m, mk in masks.items():                                    # (ch, dr, C, K): per condition, if they vary
+        pk = pk * fingerprint_tables(posterior, data, m)[..., mk].sum(-1)
+    cell_rate = (w * pk[..., data.cell_condition, :]).sum(-1)      # (ch, dr, cells)
     C = len(data.conditions)
     agg = np.zeros((C, len(data.cell_count)))
     agg[data.cell_condition, np.arange(len(data.cell_count))] = data.cell_count
@@ -474,6 +474,32 @@ def _draw_parameters(spec: ModelSpec, data, grids: dict[str, Grid], rng: np.rand
     return P
 
 
+def _draw_condition_fingerprints(spec: ModelSpec, data, P: dict, rng: np.random.Generator) -> dict:
+    """``fingerprints.vary = "condition"``: each condition's fingerprints, as the model draws them::
+
+        fpc[c, k, :] = softmax(log fp[k, :] + sd_m * z[c, k, :]),   sd_m ~ HalfNormal(fingerprints.sigma)
+
+    Layout: ``{"sd": {measure: sd}, measure: {condition: {persona: [probabilities]}}}``."""
+    out: dict = {"sd": {}}
+    for m in spec.measure_names:
+        fp = np.array([P["fingerprints"][m][p] for p in spec.persona_names])
+        sd = abs(float(rng.normal(0.0, spec.fingerprints.sigma)))
+        lg = np.log(np.clip(fp, 1e-300, None))[None] + sd * rng.normal(size=(len(data.conditions), *fp.shape))
+        lg = np.where(fp[None] > 0, lg, -np.inf)          # a category the fingerprint never emits stays empty
+        pc = np.exp(lg - lg.max(-1, keepdims=True))
+        pc /= pc.sum(-1, keepdims=True)
+        out["sd"][m] = sd
+        out[m] = {c: {p: [float(x) for x in pc[j, k]] for k, p in enumerate(spec.persona_names)}
+                  for j, c in enumerate(data.conditions)}
+    return out
+
+
+def _condition_table(P: dict, measure: str, names: list[str], data) -> np.ndarray:
+    """(C * K, categories): the truth's condition-specific fingerprints, row ``c * K + k``."""
+    d = P["fingerprints_condition"][measure]
+    return np.array([d[c][p] for c in data.conditions for p in names], dtype=float)
+
+
 def _verdict_block(spec: ModelSpec, design: Design, fps: dict[str, np.ndarray]) -> dict:
     """Verdicts consistent with the scores: an answer gets a non-"scored" verdict exactly when its verdict measure
     (the first measure any persona can leave empty) has no score; which one follows the persona's declared
@@ -675,6 +701,91 @@ class Simulation:
         return paths
 
 
+def _answer_rows(cells: pd.DataFrame, design: Design) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """One row per answer (design columns and ``answer_id``), each row's design cell, and the ids."""
+    row_cell = np.repeat(np.arange(len(cells)), design.answers)
+    rows = cells.iloc[row_cell][[*design.levels, "question_id", "question", *design.features]].reset_index(drop=True)
+    width = len(str(len(row_cell)))
+    ids = [f"a{i:0{width}d}" for i in range(1, len(row_cell) + 1)]
+    rows.insert(0, "answer_id", ids)
+    return rows, row_cell, ids
+
+
+def _simulate_degradation(spec: ModelSpec, truth: dict | None, truth_src: str, design: Design, data, cells,
+                          cell_index: np.ndarray, grids: dict[str, Grid], data_grids: dict[str, Grid], seed: int,
+                          ss_params, ss_data) -> Simulation:
+    """:func:`simulate` for a degradation spec (:mod:`simstats.degradation`): each answer's score categories are
+    drawn from its cell's binned Beta (no personas: the per-answer persona column is ``none``), its verdict
+    independently from the condition's verdict probabilities ``["scored", *design.verdict_levels]`` (Normal(-3, 2)
+    population logits against "scored", HalfNormal(``hierarchy.sigma``) sd over conditions).
+
+    ``truth["parameters"]``: ``theta_condition`` (condition -> label -> value, labels ``measure:location`` ...),
+    ``gamma_location``, ``u_location`` and their hyperparameters, and ``verdict`` (``levels``, ``probs``:
+    condition -> level -> probability) or ``None``."""
+    from simstats import degradation
+
+    measures = spec.measure_names
+    try:
+        if truth is None:
+            rng_p = np.random.default_rng(ss_params)
+            P = degradation.draw_parameters(spec, data, rng_p)
+            want = True if design.verdicts is None else design.verdicts
+            P["verdict"] = _degradation_verdicts(spec, design, data, rng_p) if want else None
+        else:
+            if truth.get("format") != TRUTH_FORMAT or truth.get("personas") != []:
+                raise _bad("not a degradation truth (format or personas differ)")
+            P = json.loads(json.dumps(truth["parameters"]))
+        post = degradation.truth_arrays(P, data)
+        tables = {m: degradation.cell_tables(post, data, m)[0, 0][cell_index] for m in measures}   # (cells, cats)
+    except SimstatsError as e:
+        raise _bad(f"{truth_src}: {e}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise _bad(f"{truth_src}: damaged truth file ({type(e).__name__}: {e})") from None
+    rng = np.random.default_rng(ss_data)
+    rows, row_cell, ids = _answer_rows(cells, design)
+    for m in measures:
+        cat = _draw_categories(rng, row_cell, tables[m])
+        rows[m] = _scores(rng, cat, grids[m], data_grids[m])
+    verdict = P.get("verdict")
+    if verdict is not None:
+        cond = data.cell_condition[cell_index][row_cell]
+        probs = np.array([[verdict["probs"][c][lv] for lv in verdict["levels"]] for c in data.conditions])
+        rows["verdict"] = np.array(verdict["levels"], dtype=object)[_draw_categories(rng, cond, probs)]
+    elif np.isnan(rows[measures].to_numpy(float)).all(1).any():
+        raise _bad(f"{spec.source}: some simulated answers have no score at all, and the logs layer excludes such "
+                   "rows unless they have a verdict; simulate with verdicts")
+    for c in rows.columns:
+        if c not in measures:
+            rows[c] = rows[c].astype(str)
+    personas = pd.DataFrame({"answer_id": ids, "condition": cells["condition"].to_numpy()[row_cell].astype(str),
+                             "persona": "none"}).astype(str)
+    out_truth = {
+        "format": TRUTH_FORMAT, "format_version": TRUTH_FORMAT_VERSION, "seed": seed,
+        "spec": {"name": spec.name, "hash": spec.hash(), "source": str(spec.source)},
+        "design": design.to_dict(), "personas": [], "conditions": data.conditions, "prompts": data.prompts,
+        "notes": [*data.notes, "a degradation model: no personas, so no shares"], "shares": {}, "parameters": P,
+    }
+    roles = Roles(condition=list(design.levels), prompt="question_id", prompt_regex=design.prompt_regex(),
+                  feature_defaults={f: lv[0] for f, lv in design.features.items()},
+                  measures=[Measure(m, 0.0, 100.0, data_grids[m].n_bins) for m in measures],
+                  verdict="verdict" if verdict is not None else None, id="answer_id")
+    return Simulation(rows, personas, json.loads(json.dumps(out_truth)), design, roles)
+
+
+def _degradation_verdicts(spec: ModelSpec, design: Design, data, rng: np.random.Generator) -> dict:
+    """Per-condition verdict probabilities of a degradation simulation, drawn from the model's verdict prior."""
+    from simstats.degradation import VERDICT_PRIOR
+
+    levels = ["scored", *design.verdict_levels]
+    V, C = len(levels) - 1, len(data.conditions)
+    mu = rng.normal(VERDICT_PRIOR[0], VERDICT_PRIOR[1], V)
+    sd = np.abs(rng.normal(0.0, spec.hierarchy.sigma, V))
+    lg = np.concatenate([np.zeros((C, 1)), mu + sd * rng.normal(size=(C, V))], axis=1)
+    p = np.exp(lg - lg.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    return {"levels": levels, "probs": {c: _named(levels, p[j]) for j, c in enumerate(data.conditions)}}
+
+
 def log_format(path: str | Path) -> str:
     """``csv`` or ``parquet`` from a log file's suffix (:class:`SimstatsError` otherwise).
 
@@ -713,7 +824,9 @@ def simulate(spec: ModelSpec | str | Path, truth: dict | str | Path | None = Non
     ``prompts``, ``notes`` (spec terms the design cannot support), ``shares`` (condition -> persona -> expected
     share over its own prompt mix) and ``parameters`` (``logodds_mu``, ``sigma`` per level, ``groups``,
     ``beta_condition`` and ``condition_x``, ``eta``, ``gamma``, ``sigma_question``, ``u``, ``fingerprints`` and
-    their ``categories``, ``verdict``), with the names the fitted model uses.
+    their ``categories``, ``verdict``; ``fingerprints_condition`` when the spec's fingerprints vary by condition),
+    with the names the fitted model uses. One persona: every share is 1. A degradation spec (no personas) draws
+    each score from its cell's binned Beta instead (see :func:`_simulate_degradation`).
 
     >>> from simstats.spec import DEFAULT_SPEC_PATH
     >>> sim = simulate(DEFAULT_SPEC_PATH, seed=0)
@@ -776,10 +889,16 @@ def simulate(spec: ModelSpec | str | Path, truth: dict | str | Path | None = Non
         pd.MultiIndex.from_frame(cells[keys].astype(str)))
 
     ss_params, ss_data = np.random.SeedSequence(seed).spawn(2)
+    if spec.kind == "degradation":
+        return _simulate_degradation(spec, truth, truth_src, design, data, cells, cell_index, grids, data_grids,
+                                     seed, ss_params, ss_data)
     try:
         if truth is None:
-            P = _draw_parameters(spec, data, grids, np.random.default_rng(ss_params), fingerprint_concentration)
+            rng_p = np.random.default_rng(ss_params)
+            P = _draw_parameters(spec, data, grids, rng_p, fingerprint_concentration)
             P["categories"] = {m: category_labels(grids[m]) for m in measures}
+            if spec.fingerprints.vary == "condition":
+                P["fingerprints_condition"] = _draw_condition_fingerprints(spec, data, P, rng_p)
         else:
             _check_truth(truth, spec, grids)
             P = json.loads(json.dumps(truth["parameters"]))     # a copy: the parameters pass through unchanged
@@ -820,8 +939,10 @@ def simulate(spec: ModelSpec | str | Path, truth: dict | str | Path | None = Non
     ids = [f"a{i:0{width}d}" for i in range(1, len(row_cell) + 1)]
     rows.insert(0, "answer_id", ids)
     cats = {}
+    # condition-specific fingerprints: row (condition, persona) of a (C * K, categories) table
+    zc = z if "fingerprints_condition" not in P else data.cell_condition[cell_index][row_cell] * len(names) + z
     for m in measures:
-        cats[m] = _draw_categories(rng, z, fps[m])
+        cats[m] = _draw_categories(rng, zc, fps[m] if zc is z else _condition_table(P, m, names, data))
         rows[m] = _scores(rng, cats[m], grids[m], data_grids[m])
     if verdict is not None:
         levels = verdict["levels"][1:]

@@ -26,8 +26,11 @@ from typing import Any
 from simstats.errors import SpecError
 from simstats.likelihoods import FAMILIES, Anchor
 
-_TOP = {"model", "personas", "measures", "verdict", "hierarchy", "prompt", "conditions", "priors", "sampler"}
-_MODEL = {"name", "description", "version"}
+_TOP = {"model", "personas", "measures", "verdict", "hierarchy", "prompt", "conditions", "priors", "sampler",
+        "fingerprints"}
+_MODEL = {"name", "description", "version", "kind"}
+_KINDS = {"mixture", "degradation"}
+_FINGERPRINTS = {"vary", "sigma"}
 _PERSONA = {"name", "description", "logodds", "anchors", "verdicts"}
 _LOGODDS = {"mean", "sd"}
 _ANCHOR = {"mean", "no_score"}
@@ -44,7 +47,9 @@ _SAMPLERS = {"nutpie", "pymc", "numpyro", "blackjax", "advi", "pathfinder"}
 
 #: (section, key, default) of spec keys added after the first saved results (see ``ModelSpec.to_dict``)
 _ADDED_LATER = [("hierarchy", "variance", "independent"), ("conditions", "effects", {}),
-                ("conditions", "coef_sd", 5.0)]
+                ("conditions", "coef_sd", 5.0), ("fingerprints", "vary", "shared"), ("fingerprints", "sigma", 0.5)]
+#: (key, default) of top-level ``ModelSpec`` fields added later (left out of ``to_dict`` at their default)
+_ADDED_LATER_TOP = [("kind", "mixture")]
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,21 @@ class ConditionSpec:
 
 
 @dataclass(frozen=True)
+class FingerprintSpec:
+    """Whether persona fingerprints are shared by every condition (``vary = "shared"``, the persona mixture) or
+    may differ by condition (``vary = "condition"``: fine-tuning invents new personas instead of re-weighting shared
+    ones). With ``condition``, the fingerprint of persona k in condition c is::
+
+        log fp[c, k, :] = log_softmax(log fp[k, :] + sd_m * z[c, k, :]),   z ~ Normal(0, 1),  sd_m ~ HalfNormal(sigma)
+
+    one ``sd_m`` per measure (non-centred); the shared ``fp[k]`` keeps its anchored prior, so the labels hold.
+    """
+
+    vary: str = "shared"
+    sigma: float = 0.5
+
+
+@dataclass(frozen=True)
 class SamplerSpec:
     """Default sampler settings (``fit`` arguments override them)."""
 
@@ -153,7 +173,12 @@ class SamplerSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A validated persona-model spec. Build one with :func:`load_spec` or :func:`spec_from_dict`."""
+    """A validated persona-model spec. Build one with :func:`load_spec` or :func:`spec_from_dict`.
+
+    ``kind``: ``"mixture"`` (the persona mixture, K >= 1 personas) or ``"degradation"`` (no personas: one binned
+    Beta per measure and condition whose location and spread shift with the condition; see
+    :mod:`simstats.degradation`).
+    """
 
     name: str
     personas: tuple[PersonaSpec, ...]
@@ -167,6 +192,8 @@ class ModelSpec:
     sampler: SamplerSpec = SamplerSpec()
     description: str = ""
     source: str = "<dict>"
+    kind: str = "mixture"
+    fingerprints: FingerprintSpec = FingerprintSpec()
 
     @property
     def persona_names(self) -> list[str]:
@@ -180,6 +207,9 @@ class ModelSpec:
         """A JSON-able dict (stored with fits)."""
         d = asdict(self)
         d.pop("source")
+        for key, default in _ADDED_LATER_TOP:
+            if d.get(key) == default:
+                d.pop(key)
         # keys added after results were first saved are left out at their default, so older results still match
         # their stored hash
         for section, key, default in _ADDED_LATER:
@@ -267,6 +297,35 @@ def _persona(d: Any, i: int, measures: list[str], src: str) -> PersonaSpec:
                        str(d.get("description", "")))
 
 
+def _personas(pers_d: Any, kind: str, measures: list[MeasureSpec], src: str) -> tuple[PersonaSpec, ...]:
+    """The personas of a mixture (at least one; with one, every condition has the same distribution), or none for
+    a degradation model (whose scores must then be binned Beta: it has no categorical fingerprints)."""
+    if kind == "degradation":
+        if pers_d:
+            raise SpecError(f"{src}: a degradation model (model.kind = \"degradation\") has no personas; remove "
+                            "[[personas]]")
+        for m in measures:
+            if m.likelihood != "binned_beta":
+                raise SpecError(f"{src}: measures.{m.name}.likelihood = {m.likelihood!r}: a degradation model's "
+                                "scores are one binned Beta per condition; set likelihood = \"binned_beta\"")
+        return ()
+    if not isinstance(pers_d, list) or len(pers_d) < 1:
+        raise SpecError(f"{src}: [[personas]] must list at least one persona (the first is the reference)")
+    personas = tuple(_persona(p, i, [m.name for m in measures], src) for i, p in enumerate(pers_d))
+    names = [p.name for p in personas]
+    if len(set(names)) != len(names):
+        raise SpecError(f"{src}: persona names must be unique, got {names}")
+    return personas
+
+
+def _fingerprints(f: Any, kind: str, src: str) -> FingerprintSpec:
+    f = _check_keys(f, _FINGERPRINTS, "[fingerprints]", src)
+    vary = _choice(f.get("vary", "shared"), {"shared", "condition"}, "fingerprints.vary", src)
+    if vary != "shared" and kind != "mixture":
+        raise SpecError(f"{src}: fingerprints.vary = {vary!r} needs personas (model.kind = \"mixture\")")
+    return FingerprintSpec(vary, float(_num(f.get("sigma", 0.5), "fingerprints.sigma", src, lo=0, lo_open=True)))
+
+
 def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
     """Validate a spec given as a dict (the parsed TOML) and build the :class:`ModelSpec`."""
     src = source
@@ -287,16 +346,9 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
         if bins is not None and bins != "data":
             bins = int(_num(bins, f"measures.{m}.bins", src, lo=1, integer=True))
         measures.append(MeasureSpec(m, fam, None if bins == "data" else bins))
-    mnames = [m.name for m in measures]
 
-    pers_d = d.get("personas")
-    if not isinstance(pers_d, list) or len(pers_d) < 2:
-        raise SpecError(f"{src}: [[personas]] must list at least two personas (the first is the reference)")
-    personas = tuple(_persona(p, i, mnames, src) for i, p in enumerate(pers_d))
-    names = [p.name for p in personas]
-    if len(set(names)) != len(names):
-        raise SpecError(f"{src}: persona names must be unique, got {names}")
-
+    model_kind = _choice(model.get("kind", "mixture"), _KINDS, "model.kind", src)
+    personas = _personas(d.get("personas"), model_kind, measures, src)
     verdict = _check_keys(d.get("verdict", {}), _VERDICT, "[verdict]", src)
     vlik = _choice(verdict.get("likelihood", "categorical"), {"categorical"}, "verdict.likelihood", src)
 
@@ -339,6 +391,7 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
     conditions = ConditionSpec(effects, float(_num(c.get("coef_sd", 5.0), "conditions.coef_sd", src, lo=0,
                                                    lo_open=True)))
 
+    fingerprints = _fingerprints(d.get("fingerprints", {}), model_kind, src)
     pr = _check_keys(d.get("priors", {}), _PRIORS, "[priors]", src)
     s = _check_keys(d.get("sampler", {}), _SAMPLER, "[sampler]", src)
     sampler = SamplerSpec(_choice(s.get("name", "nutpie"), _SAMPLERS, "sampler.name", src),
@@ -351,7 +404,8 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
         conditions=conditions, verdict_likelihood=vlik,
         anchor_strength=float(_num(pr.get("anchor_strength", 10.0), "priors.anchor_strength", src, lo=0)),
         verdict_strength=float(_num(pr.get("verdict_strength", 10.0), "priors.verdict_strength", src, lo=0)),
-        sampler=sampler, description=str(model.get("description", "")), source=src)
+        sampler=sampler, description=str(model.get("description", "")), source=src, kind=model_kind,
+        fingerprints=fingerprints)
 
 
 def load_spec(path: str | Path) -> ModelSpec:
@@ -368,5 +422,5 @@ def load_spec(path: str | Path) -> ModelSpec:
 
 DEFAULT_SPEC_PATH = Path(__file__).resolve().parent.parent / "models" / "persona_mixture.toml"
 
-__all__ = ["DEFAULT_SPEC_PATH", "ConditionEffect", "ConditionSpec", "HierarchySpec", "MeasureSpec", "ModelSpec", "PersonaSpec", "PromptSpec",
+__all__ = ["DEFAULT_SPEC_PATH", "ConditionEffect", "ConditionSpec", "FingerprintSpec", "HierarchySpec", "MeasureSpec", "ModelSpec", "PersonaSpec", "PromptSpec",
            "SamplerSpec", "load_spec", "spec_from_dict"]

@@ -46,6 +46,8 @@ def package_versions() -> dict[str, str]:
 def spec_source(spec: ModelSpec) -> dict[str, Any]:
     """The spec in spec-file form (what :func:`spec_from_dict` reads), so a stored spec loads like a file."""
     d: dict[str, Any] = {"model": {"name": spec.name, "description": spec.description}}
+    if spec.kind != "mixture":           # written only when set, like every key added later
+        d["model"]["kind"] = spec.kind
     d["personas"] = [{"name": p.name, "description": p.description,
                       "logodds": {"mean": p.logodds[0], "sd": p.logodds[1]},
                       "anchors": {m: asdict(a) for m, a in p.anchors.items()},
@@ -65,6 +67,8 @@ def spec_source(spec: ModelSpec) -> dict[str, Any]:
         d["conditions"] = {"coef_sd": c.coef_sd,
                            "effects": {n: {k: v for k, v in asdict(e).items() if v is not None}
                                        for n, e in c.effects.items()}}
+    if spec.fingerprints != type(spec.fingerprints)():
+        d["fingerprints"] = asdict(spec.fingerprints)
     d["priors"] = {"anchor_strength": spec.anchor_strength, "verdict_strength": spec.verdict_strength}
     d["sampler"] = asdict(spec.sampler)
     return d

@@ -137,6 +137,13 @@ def test_label_switching_is_detected_and_never_reported(small_fit, tmp_path, mon
     assert code == 1 and "not reported" in err
     report = json.loads(text)
     assert report["diagnostics"]["status"] == "failed" and "conditions" not in report
+    from rich.console import Console
+
+    from simstats.report import print_report
+
+    con = Console(record=True, width=120)
+    print_report(report, con)               # no KeyError on the missing results: says so instead
+    assert "no results are reported" in con.export_text()
 
 
 def test_cli_fit_writes_a_result_that_report_reads(small_fit, tmp_path, monkeypatch, capsys):

@@ -148,3 +148,19 @@ def test_categorical_condition_effect_has_one_column_per_non_reference_value():
     md = model_data(spec_from_dict(d), _finetune_patterns())
     assert md.condition_coefs == ["finetune[insecure]", "finetune[medical]"]
     assert md.condition_x.tolist() == [[0, 0], [1, 0], [0, 0], [0, 1]]          # c0 none, c1 insecure, c2, c3 medical
+
+
+def test_levels_that_the_fixed_effects_span_are_left_out_with_a_note():
+    """One base model (a second intercept) and two fine-tune groups that the categorical fine-tune effect already
+    separates carry no identified effect: they are left out, with a note. On the whole log both levels stay."""
+    from simstats.datasets import load_dataset
+    from simstats.spec import DEFAULT_SPEC_PATH, load_spec
+
+    spec = load_spec(DEFAULT_SPEC_PATH)
+    pats = load_dataset("clarifying_em").patterns
+    full = model_data(spec, pats)
+    assert full.levels == ["base_model", "finetune"] and not any("hierarchy level" in n for n in full.notes)
+    coder = model_data(spec, pats.select(conditions=[c for c in pats.conditions if c.startswith("Qwen2.5-Coder")]))
+    assert coder.levels == [] and coder.condition_coefs == ["finetune[insecure]"]
+    assert sum("hierarchy level 'base_model' left out" in n for n in coder.notes) == 1
+    assert sum("hierarchy level 'finetune' left out" in n for n in coder.notes) == 1
