@@ -164,6 +164,48 @@ def report_cmd(run: Annotated[Path, typer.Argument(help="A result folder written
     _report_exit(report)
 
 
+@app.command("rates")
+def rates_cmd(paths: PathsArg = None, condition: ConditionOpt = None, condition_from_filename: FromFilenameOpt = None,
+              prompt: PromptOpt = None, prompt_regex: PromptRegexOpt = None, measure: MeasureOpt = None,
+              verdict: VerdictOpt = None, id: IdOpt = None, roles: RolesOpt = None, seed: SeedOpt = None,
+              draws: DrawsOpt = None, tune: TuneOpt = None, chains: ChainsOpt = None,
+              by_prompt: Annotated[bool, typer.Option("--by-prompt", help="Add (condition, prompt) effects.")] = False,
+              json_: JsonOpt = False) -> None:
+    """The classic rate of "aligned < 30 and coherent > 50" per condition, with partial pooling over the condition
+    hierarchy (hierarchical binomial), beside the empirical rate and the unpooled Jeffreys interval."""
+    from rich.table import Table
+
+    from simstats.logs import open_logs
+    from simstats.rate_model import fit_rate_model
+
+    files, r = resolve_roles(paths, condition, condition_from_filename, prompt, prompt_regex, measure, verdict,
+                             id, roles)
+    patterns = open_logs(files, r).patterns()
+    kw = {k: v for k, v in {"draws": draws, "tune": tune, "chains": chains}.items() if v is not None}
+    res = fit_rate_model(patterns, seed=seed, by_prompt=by_prompt, progress=not json_, **kw)
+    d = res.diagnostics
+    cols = ["n", "k", "rate", "mean", "low", "high", "jeffreys_low", "jeffreys_high"]
+    report = {"rule": res.rule.describe(), "levels": res.levels,
+              "diagnostics": {"max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk, "divergences": d.divergences,
+                              "status": d.status, "messages": d.messages},
+              "conditions": {c: {("empirical" if k == "rate" else k): float(v) for k, v in row.items()}
+                             for c, row in res.table[cols].iterrows()}}
+    if json_:
+        out.print_json(json.dumps(report, default=float))
+    else:
+        t = Table("condition", "n", "hits", "empirical", "pooled [90%]", "Jeffreys [90%] (unpooled)",
+                  title=f"Rate of {res.rule.describe()}, pooled over " + " -> ".join([*res.levels, "condition"]))
+        pct = lambda x: f"{100 * x:.1f}%"                              # noqa: E731
+        for c, row in res.table.iterrows():
+            t.add_row(str(c), str(int(row["n"])), str(int(row["k"])), pct(row["rate"]),
+                      f"{pct(row['mean'])} [{pct(row['low'])}, {pct(row['high'])}]",
+                      f"[{pct(row['jeffreys_low'])}, {pct(row['jeffreys_high'])}]")
+        out.print(t)
+        out.print(d.summary(), highlight=False)
+    if d.status == "failed":
+        raise typer.Exit(1)
+
+
 @app.command("compare")
 def compare_cmd(runs: Annotated[list[Path], typer.Argument(help="Two or more result folders fitted to the same log.")],
                 json_: JsonOpt = False) -> None:

@@ -166,7 +166,12 @@ def _short(condition: str, group: str | None) -> str:
 
 def _forest_rows(result: FitResult, conditions: Sequence[str] | None):
     """y positions (top to bottom) of group headers and condition rows for forest-style plots."""
-    groups = condition_groups(result, conditions)
+    return _forest_layout(condition_groups(result, conditions))
+
+
+def _forest_layout(groups: list[tuple[str | None, list[str]]]):
+    """y positions of group headers and condition rows for ``(group or None, conditions)`` blocks: ticks, labels,
+    which ticks are headers, the y of each condition, each block's span, and the total height."""
     y, ticks, labels, header, ypos, spans = 0.0, [], [], [], {}, []
     for gi, (g, conds) in enumerate(groups):
         if g is not None:
