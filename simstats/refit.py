@@ -79,6 +79,13 @@ class Refitter:
             diff = [k for k in set(data.coords) | set(self.data.coords)
                     if data.coords.get(k) != self.data.coords.get(k)]
             raise SpecError(f"this log's design differs from the compiled template in {sorted(diff)}")
+        # the hierarchy and condition-effect designs are constants of the compiled graph, not data: they must match
+        baked = {"hierarchy membership": (data.level_index, self.data.level_index),
+                 "condition-effect design": ([data.condition_x], [self.data.condition_x]),
+                 "hierarchy variances": ([data.condition_scale], [self.data.condition_scale])}
+        for what, (new, old) in baked.items():
+            if len(new) != len(old) or not all(np.array_equal(a, b) for a, b in zip(new, old)):
+                raise SpecError(f"this log's {what} differs from the compiled template's")
         em = em_start(spec, data, max_iter=self.em_iter)
         data.centred_condition = self.data.centred_condition
         init = initial_point(spec, data, em)
@@ -89,7 +96,10 @@ class Refitter:
             rng = np.random.default_rng(s)
             return flat + mask * rng.uniform(-0.5, 0.5, flat.shape)
 
-        cm = dataclasses.replace(self.compiled.with_data(**data_arrays(data)), initial_point_func=initial_point_func)
+        # nutpie keeps only the shared variables the graph uses (the level indices enter as constants)
+        known = {v.name for v in self.compiled.shared_var_keys}
+        arrays = {k: v for k, v in data_arrays(data).items() if k in known}
+        cm = dataclasses.replace(self.compiled.with_data(**arrays), initial_point_func=initial_point_func)
         seeds = _seed_ints(seed, 3)
         t0 = time.perf_counter()
         idata = nutpie.sample(cm, draws=self.draws, tune=self.tune, chains=self.chains,

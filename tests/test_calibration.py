@@ -86,3 +86,12 @@ def test_refitter_refuses_a_log_of_another_design(study):
     other = template_patterns(SPEC, StudyDesign("other", 4, 4, 20))
     with pytest.raises(SpecError, match="design differs"):
         study.refitter.fit(other, seed=0)
+
+
+def test_a_design_with_a_hierarchy_level_refits():
+    """Conditions under base models (as in the realistic design): the level's indices are constants of the compiled
+    graph, so nutpie drops their shared variable and the refit must not pass it (it raised KeyError before)."""
+    grouped = CalibrationStudy(SPEC, StudyDesign("grouped", 4, 2, 10, groups=(2, 2)), draws=100, tune=150, chains=2)
+    assert grouped.data.levels == ["base_model"]
+    rec = grouped.run(1, seed=5, progress=None)
+    assert "hierarchy sds" in set(rec["group"]) and rec["quantity"].str.startswith("base_model/").any()
