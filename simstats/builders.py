@@ -2,8 +2,14 @@
 
 The likelihood runs on the exact sufficient statistics: one term per unique pattern, weighted by its count::
 
-    logit_k(c, q) = eta[c, k] + x(q) . gamma_k + u[q, k]          (eta[:, 0] = 0: the first persona is the reference)
+    logit_k(c, q) = eta[c, k] + x(q) . gamma_k + xi(c, q) . gamma_interaction_k + u[q, k]
+                                                                  (eta[:, 0] = 0: the first persona is the reference)
     log L         = sum_patterns count * log sum_k softmax(logit(c, q))_k * prod_m fp_m[k, y_m]
+
+``xi(c, q)`` is the 0/1 design of ``[prompt] interactions`` (a trigger whose effect differs by a condition column:
+``xi[v:w] = 1[feature(q) = v] * 1[column(c) = w]``; the feature then has no column in ``x``). The condition
+hierarchy's mean carries the ``[conditions]`` effects, ``x_c . beta``, where a change-point column is
+``sigmoid((r_c - tau) / width)`` of the dose ``r_c`` rescaled to [0, 1] (see :func:`_condition_columns`).
 
 (``fp_m[c, k, y_m]`` when fingerprints vary by condition; with K = 1 the sum has one term of weight 1.)
 
@@ -37,6 +43,7 @@ from simstats.spec import ModelSpec
 
 PERSONA, PERSONA_FREE, CONDITION, PROMPT, COEF = "persona", "persona_free", "condition", "prompt", "coef"
 CONDITION_COEF = "condition_coef"
+INTERACTION = "interaction"
 LEVEL = "hierarchy_level"
 
 
@@ -81,6 +88,11 @@ class ModelData:
     pattern_ce: np.ndarray | None = None        # (n_patterns,) index of the pattern's (condition, emission) pair
     ce_condition: np.ndarray | None = None      # (CE,) condition of each (condition, emission) pair
     ce_cat: dict[str, np.ndarray] = field(default_factory=dict)  # measure/"verdict" -> (CE,) categories
+    interaction_coefs: list[str] = field(default_factory=list)  # "feature[v]:column[w]" (prompt.interactions)
+    cell_xi: np.ndarray | None = None           # (n_cells, n_interaction_coefs) 0/1 design of those
+    interaction_sd: np.ndarray | None = None    # (n_interaction_coefs,) prior sd of each
+    condition_steps: dict[str, tuple[int, float]] = field(default_factory=dict)   # changepoint effect ->
+    #                                             (its column of condition_x, which holds the rescaled dose; width)
 
     def __post_init__(self) -> None:
         cols = [self.pattern_cat[m] for m in self.pattern_cat]
@@ -124,6 +136,8 @@ class ModelData:
     def coords(self) -> dict[str, list[str]]:
         c = {PERSONA: self.personas, PERSONA_FREE: self.personas[1:], CONDITION: self.conditions,
              PROMPT: self.prompts, COEF: self.coefs, CONDITION_COEF: self.condition_coefs}
+        if self.interaction_coefs:
+            c[INTERACTION] = self.interaction_coefs
         for lev, groups in zip(self.levels, self.free_groups):
             c[lev] = groups
         if self.levels:
@@ -209,10 +223,32 @@ def _reference_level(values: pd.Series, counts: pd.Series, wanted: str | None, f
     return sorted(levels, key=lambda v: (-tot[v], v))[0]
 
 
+def _smooth_basis(x: np.ndarray, degree: int) -> np.ndarray:
+    """(C, degree) orthonormal polynomial basis of ``x`` over the conditions, scaled to unit mean square:
+    the QR of the centred Vandermonde ``[z, z^2, ..., z^degree]`` (``z`` standardised), so the coefficients are
+    nearly independent a priori and in the posterior."""
+    z = (x - x.mean()) / x.std()
+    V = np.stack([z ** j for j in range(1, degree + 1)], axis=1)
+    q, r = np.linalg.qr(V - V.mean(0))
+    q = q * np.sign(np.diag(r))[None, :]           # the first column increases with x, like the linear effect
+    return q * np.sqrt(len(x))
+
+
+def _numeric_effect(spec: ModelSpec, name: str, e, v: pd.Series) -> np.ndarray:
+    x = pd.to_numeric(v, errors="coerce").to_numpy(float)
+    if np.isnan(x).any():
+        bad = v[np.isnan(x)].astype(str).unique()[:3].tolist()
+        raise SpecError(f"{spec.source}: conditions.effects.{name}: column {e.column!r} is numeric but "
+                        f"has values {bad}")
+    return x
+
+
 def _condition_design(spec: ModelSpec, per_cond: pd.DataFrame, t: pd.DataFrame, conditions: list[str]
-                      ) -> tuple[list[str], np.ndarray, list[str]]:
-    """Columns of the condition effects the data support, their (C, n) design, and notes on those left out."""
-    names, cols, notes = [], [], []
+                      ) -> tuple[list[str], np.ndarray, list[str], dict[str, tuple[int, float]]]:
+    """Columns of the condition effects the data support, their (C, n) design, notes on those left out, and the
+    change-point effects (name -> (column, width); their column holds the dose rescaled to [0, 1], which the
+    model turns into a step at the free location ``tau``)."""
+    names, cols, notes, steps = [], [], [], {}
     for name, e in spec.conditions.effects.items():
         if e.column not in t.columns:
             notes.append(f"condition effect {name!r} left out: the data have no column {e.column!r}")
@@ -235,19 +271,28 @@ def _condition_design(spec: ModelSpec, per_cond: pd.DataFrame, t: pd.DataFrame, 
                 continue
             x = (v.astype(str) != e.reference).to_numpy(float)
         else:
-            x = pd.to_numeric(v, errors="coerce").to_numpy(float)
-            if np.isnan(x).any():
-                bad = v[np.isnan(x)].astype(str).unique()[:3].tolist()
-                raise SpecError(f"{spec.source}: conditions.effects.{name}: column {e.column!r} is numeric but "
-                                f"has values {bad}")
-            if x.std() > 0:
+            x = _numeric_effect(spec, name, e, v)
+            if np.ptp(x) > 0 and e.kind == "changepoint":      # rescaled to [0, 1]; the step is made in the model
+                x = (x - x.min()) / np.ptp(x)
+                steps[name] = (len(cols), 0.05 if e.width is None else e.width)
+            elif np.ptp(x) > 0 and e.kind == "smooth":
+                n_values = len(np.unique(x))
+                degree = min(3 if e.degree is None else e.degree, n_values - 1)
+                if degree < (3 if e.degree is None else e.degree):
+                    notes.append(f"condition effect {name!r}: degree {degree}, as the conditions have only "
+                                 f"{n_values} values of {e.column}")
+                for j, col in enumerate(_smooth_basis(x, degree).T):
+                    names.append(f"{name}[{j + 1}]")
+                    cols.append(col)
+                continue
+            elif x.std() > 0:
                 x = (x - x.mean()) / x.std()
         if np.ptp(x) == 0:
             notes.append(f"condition effect {name!r} left out: every condition has the same {e.column}")
             continue
         names.append(name)
         cols.append(x)
-    return names, (np.stack(cols, axis=1) if cols else np.zeros((len(conditions), 0))), notes
+    return names, (np.stack(cols, axis=1) if cols else np.zeros((len(conditions), 0))), notes, steps
 
 
 def _identified_levels(levels: list[str], level_groups: list[list[str]], level_index: list[np.ndarray],
@@ -307,7 +352,9 @@ def model_data(spec: ModelSpec, patterns: Patterns) -> ModelData:
         level_groups.append(groups)
         level_index.append(np.array([groups.index(v) for v in lab], dtype=np.int64))
 
-    condition_coefs, condition_x, notes = _condition_design(spec, per_cond, t, conditions)
+    condition_coefs, condition_x, notes, steps = _condition_design(spec, per_cond, t, conditions)
+    if steps and spec.kind != "mixture":
+        raise SpecError(f"{src}: change-point condition effects ({', '.join(steps)}) need a persona mixture")
     levels, level_groups, level_index, dropped = _identified_levels(levels, level_groups, level_index, condition_x)
     for lev, n in dropped:
         notes.append(f"hierarchy level {lev!r} left out: its {n} group(s) are already told apart by the population "
@@ -320,10 +367,15 @@ def model_data(spec: ModelSpec, patterns: Patterns) -> ModelData:
     cell_keys = ["condition", "prompt", *feats]
     cells = t.groupby(cell_keys, observed=True, sort=True)["count"].sum().reset_index()
     coefs, feature_levels, cols = [], {}, []
+    inter, cell_xi, inter_sd, inter_notes = _interaction_design(spec, cells, per_cond, feats)
+    notes += inter_notes
+    interacted = {x.feature for x in spec.prompt.interactions} & {n.split("[")[0] for n in inter}
     for f in feats:
         ref = _reference_level(cells[f].astype(str), cells["count"], spec.prompt.reference.get(f), f, src)
         lv = sorted(cells[f].astype(str).unique().tolist())
         feature_levels[f] = [ref] + [v for v in lv if v != ref]
+        if f in interacted:            # its effect is one coefficient per column value (the interaction)
+            continue
         for v in feature_levels[f][1:]:
             coefs.append(f"{f}[{v}]")
             cols.append((cells[f].astype(str) == v).to_numpy(float))
@@ -351,7 +403,45 @@ def model_data(spec: ModelSpec, patterns: Patterns) -> ModelData:
         pattern_cat={m: category_index(t[m].to_numpy()) for m in spec.measure_names},
         count=t["count"].to_numpy(np.int64), patterns=p, cells=cells, verdict_levels=verdict_levels,
         pattern_verdict=pattern_verdict, feature_levels=feature_levels, condition_coefs=condition_coefs,
-        condition_x=condition_x, notes=notes, kind=spec.kind, fingerprint_vary=spec.fingerprints.vary)
+        condition_x=condition_x, notes=notes, kind=spec.kind, fingerprint_vary=spec.fingerprints.vary,
+        interaction_coefs=inter, cell_xi=cell_xi, interaction_sd=inter_sd, condition_steps=steps)
+
+
+def _interaction_design(spec: ModelSpec, cells: pd.DataFrame, per_cond: pd.DataFrame, feats: list[str]
+                        ) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """The ``prompt.interactions`` the data support: names ``feature[v]:column[w]``, their (cells, n) 0/1 design
+    ``x[cell] = 1[feature(cell) = v] * 1[column(condition(cell)) = w]``, the prior sd of each, and notes.
+
+    The feature's reference level is the one :func:`_reference_level` picks for its main effect; an interaction
+    whose feature or column the data lack is left out with a note (the feature then keeps its main effect), and so
+    is a (level, value) pair no cell has (its coefficient would be set by the prior alone).
+    """
+    names, cols, sds, notes = [], [], [], []
+    for x in spec.prompt.interactions:
+        if x.feature not in feats:
+            notes.append(f"interaction {x.feature}:{x.column} left out: {x.feature!r} is not a prompt feature "
+                         "of the data")
+            continue
+        if x.column != "condition" and x.column not in per_cond.columns:
+            notes.append(f"interaction {x.feature}:{x.column} left out: the data have no condition column "
+                         f"{x.column!r}; the feature keeps one effect for all conditions")
+            continue
+        col = (cells["condition"].astype(str) if x.column == "condition"
+               else cells["condition"].astype(str).map(per_cond[x.column].astype(str)))
+        ref = _reference_level(cells[x.feature].astype(str), cells["count"], spec.prompt.reference.get(x.feature),
+                               x.feature, spec.source)
+        sd = spec.prompt.coef_sd if x.coef_sd is None else x.coef_sd
+        for v in sorted(set(cells[x.feature].astype(str)) - {ref}):
+            for w in sorted(col.unique().tolist()):
+                xi = ((cells[x.feature].astype(str) == v) & (col == w)).to_numpy(float)
+                if not xi.any():
+                    notes.append(f"interaction {x.feature}[{v}]:{x.column}[{w}] left out: no answer has both")
+                    continue
+                names.append(f"{x.feature}[{v}]:{x.column}[{w}]")
+                cols.append(xi)
+                sds.append(sd)
+    design = np.stack(cols, axis=1) if cols else np.zeros((len(cells), 0))
+    return names, design, np.array(sds, float), notes
 
 
 def _verdict_alpha(spec: ModelSpec, levels: list[str]) -> np.ndarray:
@@ -370,6 +460,8 @@ def data_arrays(data: ModelData) -> dict[str, np.ndarray]:
     out = {"cell_condition": data.cell_condition, "cell_prompt": data.cell_prompt,
            "cell_x": data.cell_x.astype(float), "pattern_cell": data.pattern_cell,
            "pattern_emission": data.pattern_emission, "count": data.count.astype(float)}
+    if data.interaction_coefs:          # only then: a model without interactions keeps its data and cache keys
+        out["cell_xi"] = data.cell_xi.astype(float)
     out.update({f"emission_cat_{m}": v for m, v in data.emission_cat.items()})
     if data.fingerprint_vary == "condition":
         out.update({"pattern_ce": data.pattern_ce, "ce_condition": data.ce_condition})
@@ -387,6 +479,28 @@ def adaptive_centring(data: ModelData, expected_counts: np.ndarray, min_count: f
     centred form makes a funnel with the condition-level sd. Those elements are non-centred.
     """
     return np.asarray(expected_counts)[:, 1:] >= min_count
+
+
+def step(r: np.ndarray, tau: np.ndarray | float, width: float) -> np.ndarray:
+    """The smoothed step of a change-point effect, ``sigmoid((r - tau) / width)``, in NumPy (the model's mirror)."""
+    return 1.0 / (1.0 + np.exp(-(np.asarray(r) - np.asarray(tau)) / width))
+
+
+def _condition_columns(data: ModelData):
+    """The condition design as a tensor: ``condition_x`` with every change-point column ``r`` (the dose rescaled
+    to [0, 1]) replaced by ``sigmoid((r - tau) / width)``, ``tau ~ Uniform(0, 1)`` (``changepoint_<effect>``)::
+
+        eta[c] = ... + sum_j X[c, j] beta[j],   X[c, j] = step(r_c; tau_j)  for a change-point effect j
+
+    so ``beta[j]`` is the height of the step (the log-odds jump across the transition) per persona."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    X = pt.as_tensor(data.condition_x)
+    for name, (j, width) in data.condition_steps.items():
+        tau = pm.Uniform(f"changepoint_{name}", 0.0, 1.0)
+        X = pt.set_subtensor(X[:, j], pt.sigmoid((pt.as_tensor(data.condition_x[:, j]) - tau) / width))
+    return X
 
 
 def _persona_logits(spec: ModelSpec, data: ModelData, D: dict):
@@ -441,7 +555,7 @@ def _persona_logits(spec: ModelSpec, data: ModelData, D: dict):
     sd_c = pt.sqrt(pt.dot(pt.as_tensor(data.condition_scale), var))      # (C, Kf)
     if data.condition_coefs:                      # fixed effects of condition features, on the condition mean
         beta = pm.Normal("beta_condition", 0.0, spec.conditions.coef_sd, dims=(CONDITION_COEF, PERSONA_FREE))
-        eta_free = eta_free + pt.dot(pt.as_tensor(data.condition_x), beta)
+        eta_free = eta_free + pt.dot(_condition_columns(data), beta)
     if spec.hierarchy.parametrization == "adaptive":   # centred where the data pin eta, else non-centred
         C = len(data.conditions)
         mask = (np.ones((C, Kf), bool) if data.centred_condition is None
@@ -470,6 +584,12 @@ def _persona_logits(spec: ModelSpec, data: ModelData, D: dict):
         gamma = pm.Deterministic("gamma", pt.concatenate([pt.zeros((len(data.coefs), 1)), g], axis=1),
                                  dims=(COEF, PERSONA))
         logits = logits + D["cell_x"] @ gamma
+    if data.interaction_coefs:                    # a feature's effect per value of a condition column (triggers)
+        gi = pm.Normal("gamma_interaction_free", 0.0, data.interaction_sd[:, None], dims=(INTERACTION, PERSONA_FREE))
+        gamma_i = pm.Deterministic("gamma_interaction",
+                                   pt.concatenate([pt.zeros((len(data.interaction_coefs), 1)), gi], axis=1),
+                                   dims=(INTERACTION, PERSONA))
+        logits = logits + D["cell_xi"] @ gamma_i
     if spec.prompt.question_effect != "none" and len(data.prompts) > 1:
         sq = pm.HalfNormal("sigma_question", spec.prompt.question_sigma, dims=PERSONA_FREE)
         if spec.prompt.question_effect == "zerosum":
@@ -525,9 +645,13 @@ def build_model(spec: ModelSpec, patterns: Patterns, *, rows: bool = False, data
 
     Free variables: ``logodds_mu`` (persona_free), ``sigma_<level>`` per hierarchy level and ``sigma_condition``,
     ``eta_<level>`` / ``eta_condition`` (centred) or ``z_<level>`` / ``z_condition`` (non-centred) over the groups
-    that have an effect of their own (:attr:`ModelData.free_groups`), ``gamma_free`` (coef, persona_free), ``sigma_question`` / ``u_raw``
+    that have an effect of their own (:attr:`ModelData.free_groups`), ``beta_condition`` (condition_coef,
+    persona_free) and ``changepoint_<effect>`` (a change-point effect's location in [0, 1]) when the spec has
+    condition effects, ``gamma_free`` (coef, persona_free), ``gamma_interaction_free`` (interaction, persona_free)
+    with ``[prompt] interactions``, ``sigma_question`` / ``u_raw``
     (persona_free, prompt), the fingerprint variables of each measure's family. Deterministics with full persona
-    axes: ``eta`` (condition, persona), ``gamma`` (coef, persona), ``u`` (prompt, persona), ``fp_<measure>``
+    axes: ``eta`` (condition, persona), ``gamma`` (coef, persona), ``gamma_interaction`` (interaction, persona),
+    ``u`` (prompt, persona), ``fp_<measure>``
     (persona, <measure>_bin) and ``fp_verdict`` when verdicts exist.
 
     One persona (K = 1): only the fingerprints are free; ``eta`` is a constant 0 (every share is 1). Fingerprints
@@ -566,7 +690,8 @@ def _post(posterior, name: str) -> np.ndarray | None:
 
 
 def cell_log_weights(posterior, data: ModelData) -> np.ndarray:
-    """log P(persona | cell) for every draw: (chain, draw, cell, K) from ``eta``, ``gamma``, ``u`` draws.
+    """log P(persona | cell) for every draw: (chain, draw, cell, K) from ``eta``, ``gamma``, ``gamma_interaction``
+    and ``u`` draws (the NumPy mirror of the model's log-odds: shares, threshold rates and LOO use it).
 
     ``posterior`` is anything indexable by variable name giving (chain, draw, ...) arrays (a DataTree node, a
     Dataset or a dict).
@@ -576,6 +701,9 @@ def cell_log_weights(posterior, data: ModelData) -> np.ndarray:
     gamma = _post(posterior, "gamma")
     if gamma is not None:
         logits = logits + np.einsum("nf,...fk->...nk", data.cell_x, gamma)
+    gamma_i = _post(posterior, "gamma_interaction")
+    if gamma_i is not None and data.interaction_coefs:
+        logits = logits + np.einsum("nf,...fk->...nk", data.cell_xi, gamma_i)
     u = _post(posterior, "u")
     if u is not None:
         logits = logits + u[..., data.cell_prompt, :]
@@ -622,6 +750,23 @@ def pattern_log_likelihood(posterior, data: ModelData) -> np.ndarray:
     return (m + np.log(np.exp(lp - m).sum(-1, keepdims=True)))[..., 0]
 
 
+def feature_shares(posterior, data: ModelData, feature: str) -> np.ndarray:
+    """Persona shares of each condition at each level of a prompt feature, over that condition's prompts with the
+    level: (chain, draw, condition, level, K) in ``data.feature_levels[feature]`` order (reference first), NaN
+    where a condition has no answer at a level. share[c, v, k] = sum_{cells of (c, v)} n_cell P(k | cell) / n_cv.
+    """
+    w = np.exp(cell_log_weights(posterior, data))
+    levels = data.feature_levels[feature]
+    lv = data.cells[feature].astype(str).map({v: i for i, v in enumerate(levels)}).to_numpy()
+    C, L = len(data.conditions), len(levels)
+    agg = np.zeros((C * L, len(data.cell_condition)))
+    agg[data.cell_condition * L + lv, np.arange(len(lv))] = data.cell_count
+    n = agg.sum(1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        out = np.einsum("gn,...nk->...gk", agg / np.where(n > 0, n, np.nan), w)
+    return out.reshape(*out.shape[:-2], C, L, out.shape[-1])
+
+
 def condition_shares(posterior, data: ModelData) -> np.ndarray:
     """Persona shares of each condition over its own prompt mix: (chain, draw, condition, K).
 
@@ -647,6 +792,8 @@ __all__ = [
     "category_dim",
     "cell_log_weights",
     "condition_shares",
+    "feature_shares",
+    "step",
     "adaptive_centring",
     "data_arrays",
     "fingerprint_tables",

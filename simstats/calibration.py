@@ -89,6 +89,8 @@ def simulate_from_draw(data: ModelData, draw: dict[str, np.ndarray], rng: np.ran
     logits = draw["eta"][data.cell_condition]
     if "gamma" in draw:
         logits = logits + data.cell_x @ draw["gamma"]
+    if "gamma_interaction" in draw and data.interaction_coefs:
+        logits = logits + data.cell_xi @ draw["gamma_interaction"]
     if "u" in draw:
         logits = logits + draw["u"][data.cell_prompt]
     w = np.exp(logits - logits.max(1, keepdims=True))
@@ -158,6 +160,13 @@ def quantities(post, data: ModelData) -> dict[str, tuple[np.ndarray, list[str]]]
     if get("beta_condition") is not None:
         b = get("beta_condition")
         out["condition effects"] = (b.reshape(*lead, -1), [f"{c}/{k}" for c in data.condition_coefs for k in free])
+    if get("gamma_interaction_free") is not None:
+        g = get("gamma_interaction_free")
+        out["interaction effects"] = (g.reshape(*lead, -1),
+                                      [f"{c}/{k}" for c in data.interaction_coefs for k in free])
+    cps = [n for n in data.condition_steps if get(f"changepoint_{n}") is not None]
+    if cps:
+        out["change-points"] = (np.stack([get(f"changepoint_{n}") for n in cps], -1), cps)
     return out
 
 

@@ -106,12 +106,15 @@ def em_start(spec: ModelSpec, data: ModelData, max_iter: int = 500, tol: float =
 
 
 def _solve_logits(data: ModelData, lw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weighted least squares of cell log-odds on condition + features + (centred) question: eta, gamma, u."""
-    C, Q, F = len(data.conditions), len(data.prompts), data.cell_x.shape[1]
+    """Weighted least squares of cell log-odds on condition + features (and feature x condition-column
+    interactions) + (centred) question: eta, gamma (the interactions' rows after the features'), u."""
+    C, Q = len(data.conditions), len(data.prompts)
+    x = data.cell_x if not data.interaction_coefs else np.concatenate([data.cell_x, data.cell_xi], axis=1)
+    F = x.shape[1]
     n = len(data.cell_count)
     X = np.zeros((n, C + F + Q))
     X[np.arange(n), data.cell_condition] = 1
-    X[:, C:C + F] = data.cell_x
+    X[:, C:C + F] = x
     X[np.arange(n), C + F + data.cell_prompt] = 1
     X[:, C + F:] -= 1.0 / Q                     # zero-sum coding of the question effect
     sw = np.sqrt(data.cell_count.astype(float))[:, None]
@@ -157,10 +160,11 @@ def _logodds_start(spec: ModelSpec, data: ModelData, em: EMResult) -> dict[str, 
     init: dict[str, np.ndarray] = {}
     full_eta = eta
     if data.condition_coefs:          # least squares split: eta = mu + x_c . beta + hierarchy residual
-        X = np.concatenate([np.ones((len(eta), 1)), data.condition_x], axis=1)
+        cx = _condition_x_start(data, eta, init)
+        X = np.concatenate([np.ones((len(eta), 1)), cx], axis=1)
         coef = np.linalg.lstsq(X, eta, rcond=None)[0]
         init["beta_condition"] = coef[1:]
-        eta = eta - data.condition_x @ coef[1:]
+        eta = eta - cx @ coef[1:]
     mu = eta.mean(0)
     sd = np.maximum(eta.std(0), 0.3)
     init["logodds_mu"] = mu
@@ -195,12 +199,34 @@ def _logodds_start(spec: ModelSpec, data: ModelData, em: EMResult) -> dict[str, 
         init["sigma_total"] = np.sqrt(var.sum(0))
         init["variance_share"] = (var / var.sum(0)).T
     if data.coefs:
-        init["gamma_free"] = gamma
+        init["gamma_free"] = gamma[:len(data.coefs)]
+    if data.interaction_coefs:
+        init["gamma_interaction_free"] = np.clip(gamma[len(data.coefs):], -12, 12)
     if spec.prompt.question_effect != "none" and len(data.prompts) > 1:
         sq = np.maximum(u.std(0), 0.1)
         init["sigma_question"] = sq
         init["u_raw"] = (u / sq).T
     return init
+
+
+def _condition_x_start(data: ModelData, eta: np.ndarray, init: dict[str, np.ndarray]) -> np.ndarray:
+    """The condition design at the start: each change-point location (``changepoint_<effect>``, in [0, 1]) is the
+    midpoint between consecutive observed doses whose step best fits the start log-odds ``eta`` by least squares
+    (the other columns as they are); returns the design with those steps in place."""
+    from simstats.builders import step
+
+    cx = data.condition_x.copy()
+    for name, (j, width) in data.condition_steps.items():
+        r = np.unique(data.condition_x[:, j])
+        best = (np.inf, 0.5)
+        for tau in (r[:-1] + r[1:]) / 2:
+            cx[:, j] = step(data.condition_x[:, j], tau, width)
+            X = np.concatenate([np.ones((len(eta), 1)), cx], axis=1)
+            res = eta - X @ np.linalg.lstsq(X, eta, rcond=None)[0]
+            best = min(best, (float((res ** 2).sum()), float(tau)))
+        init[f"changepoint_{name}"] = np.array(best[1])
+        cx[:, j] = step(data.condition_x[:, j], best[1], width)
+    return cx
 
 
 def _jittered(init: dict[str, np.ndarray], chains: int, rng: np.random.Generator,
@@ -214,6 +240,9 @@ def _jittered(init: dict[str, np.ndarray], chains: int, rng: np.random.Generator
                 d[k] = v.copy()
             elif k.startswith("sigma_"):
                 d[k] = v * np.exp(rng.uniform(-0.5, 0.5, v.shape))
+            elif k.startswith("changepoint_"):     # a location in (0, 1): jittered on the logit scale
+                lo = np.log(v) - np.log1p(-v) + rng.uniform(-0.5, 0.5, v.shape)
+                d[k] = 1.0 / (1.0 + np.exp(-lo))
             else:
                 d[k] = v + rng.uniform(-0.5, 0.5, v.shape)
         out.append(d)

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simstats.builders import (ModelData, cell_log_weights, condition_shares, fingerprint_tables, model_data,
-                                pattern_log_emissions)
+from simstats.builders import (ModelData, cell_log_weights, condition_shares, feature_shares, fingerprint_tables,
+                                model_data, pattern_log_emissions)
 from simstats.diagnostics import Diagnostics
 from simstats.errors import SimstatsError
 from simstats.likelihoods import NO_SCORE
@@ -112,6 +112,38 @@ class FitResult:
             return pd.DataFrame(columns=["mean", "low", "high"])
         return _frame({"coef": self.data.coefs, "persona": self.personas},
                       *_interval(np.asarray(self.posterior["gamma"]), prob))
+
+    def interaction_effects(self, prob: float = PROB) -> pd.DataFrame:
+        """Effects of prompt features per value of a condition column (``prompt.interactions``: a trigger that
+        moves some fine-tunes only) on the persona log-odds, by (interaction ``feature[v]:column[w]``, persona)."""
+        if "gamma_interaction" not in self.posterior:
+            return pd.DataFrame(columns=["mean", "low", "high"])
+        return _frame({"interaction": self.data.interaction_coefs, "persona": self.personas},
+                      *_interval(np.asarray(self.posterior["gamma_interaction"]), prob))
+
+    def feature_shares(self, feature: str, prob: float = PROB) -> pd.DataFrame:
+        """Persona shares of each condition at each level of a prompt feature (e.g. with and without a trigger),
+        over the condition's prompts at that level; indexed by (condition, level, persona); NaN where a condition
+        has no answer at a level."""
+        self._needs_personas("persona shares")
+        if feature not in self.data.feature_levels:
+            raise SimstatsError(f"{feature!r} is not a prompt feature of this fit "
+                                f"(features: {list(self.data.feature_levels)})")
+        draws = feature_shares(self.posterior, self.data, feature)
+        return _frame({"condition": self.conditions, feature: self.data.feature_levels[feature],
+                       "persona": self.personas}, *_interval(draws, prob))
+
+    def changepoints(self, prob: float = PROB) -> pd.DataFrame:
+        """Location of each change-point condition effect on the data's scale of its column (mean, interval)."""
+        rows = {}
+        for name, (j, _) in self.data.condition_steps.items():
+            col = self.spec.conditions.effects[name].column
+            per = self.data.patterns.table.drop_duplicates("condition").set_index("condition")[col]
+            x = pd.to_numeric(per.reindex(self.conditions)).to_numpy(float)
+            tau = x.min() + np.ptp(x) * np.asarray(self.posterior[f"changepoint_{name}"])
+            rows[name] = _interval(tau, prob)
+        return pd.DataFrame({k: {"mean": float(m), "low": float(lo), "high": float(hi)}
+                             for k, (m, lo, hi) in rows.items()}, index=["mean", "low", "high"]).T
 
     def condition_effects(self, prob: float = PROB) -> pd.DataFrame:
         """Fixed effects of condition features (the spec's ``[conditions]``, e.g. fine-tuned vs base) on the persona
@@ -284,6 +316,15 @@ class FitResult:
                           "distribution per measure", *self.data.notes],
                 "timings": self.timings}
 
+    def _interaction_dict(self, prob: float) -> dict[str, Any]:
+        """``{"interaction_effects": {name: {persona: {mean, low, high}}}}`` when the model has
+        ``[prompt] interactions`` (nothing otherwise, so other reports keep their keys)."""
+        if not self.data.interaction_coefs:
+            return {}
+        ie = self.interaction_effects(prob)
+        return {"interaction_effects": {n: {p: {k: float(ie.loc[(n, p), k]) for k in ("mean", "low", "high")}
+                                            for p in self.personas[1:]} for n in self.data.interaction_coefs}}
+
     def summary_dict(self, prob: float = PROB) -> dict[str, Any]:
         """The JSON report: diagnostics, personas with fingerprints, per-condition shares and threshold rates
         (a degradation model: per-condition score distributions instead of personas and shares)."""
@@ -313,6 +354,7 @@ class FitResult:
             "threshold_rate": self._threshold_dict(prob),
             "condition_effects": {e: {p: {k: float(ce.loc[(e, p), k]) for k in ("mean", "low", "high")}
                                       for p in self.personas[1:]} for e in self.data.condition_coefs},
+            **self._interaction_dict(prob),
             "notes": [*(["fingerprints vary by condition; the fingerprints shown are the shared ones they vary "
                          "around"] if self.data.fingerprint_vary == "condition" else []), *self.data.notes],
             "timings": self.timings,

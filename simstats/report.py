@@ -129,7 +129,7 @@ def public_report(result) -> dict:
     failed its diagnostics: a failed fit is never reported as a result."""
     report = result.summary_dict()
     if report["diagnostics"]["status"] == "failed":
-        for k in ("conditions", "threshold_rate", "personas", "distributions"):
+        for k in ("conditions", "threshold_rate", "personas", "distributions", "interaction_effects"):
             report.pop(k, None)
     return report
 

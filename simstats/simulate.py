@@ -449,15 +449,26 @@ def _draw_parameters(spec: ModelSpec, data, grids: dict[str, Grid], rng: np.rand
         P["groups"][lev] = {g: _named(free, val[j]) for j, g in enumerate(groups)}
     beta = rng.normal(0.0, spec.conditions.coef_sd, (len(data.condition_coefs), Kf))
     P["beta_condition"] = {n: _named(free, beta[j]) for j, n in enumerate(data.condition_coefs)}
-    P["condition_x"] = {n: _named(data.conditions, data.condition_x[:, j])
-                        for j, n in enumerate(data.condition_coefs)}
+    cx = data.condition_x.copy()
+    if data.condition_steps:        # change-point effects: a location ~ Uniform(0, 1) on the rescaled dose
+        from simstats.builders import step
+
+        P["changepoint"] = {}
+        for name, (j, width) in data.condition_steps.items():
+            P["changepoint"][name] = float(rng.uniform())
+            cx[:, j] = step(data.condition_x[:, j], P["changepoint"][name], width)
+    P["condition_x"] = {n: _named(data.conditions, cx[:, j]) for j, n in enumerate(data.condition_coefs)}
     if data.condition_coefs:
-        mean = mean + data.condition_x @ beta
+        mean = mean + cx @ beta
     eta = np.concatenate([np.zeros((C, 1)), mean + sd["condition"] * rng.normal(size=(C, Kf))], axis=1)
     P["eta"] = {c: _named(names, eta[j]) for j, c in enumerate(data.conditions)}
     gamma = np.concatenate([np.zeros((len(data.coefs), 1)),
                             rng.normal(0.0, spec.prompt.coef_sd, (len(data.coefs), Kf))], axis=1)
     P["gamma"] = {n: _named(names, gamma[j]) for j, n in enumerate(data.coefs)}
+    if data.interaction_coefs:      # prompt feature x condition column (triggers): Normal(0, its coef_sd)
+        gi = rng.normal(0.0, data.interaction_sd[:, None], (len(data.interaction_coefs), Kf))
+        P["gamma_interaction"] = {n: _named(names, np.concatenate([[0.0], gi[j]]))
+                                  for j, n in enumerate(data.interaction_coefs)}
     Q = len(data.prompts)
     u = np.zeros((Q, K))
     P["sigma_question"] = None
@@ -537,6 +548,16 @@ def _arrays(P: dict, names: list[str], data, measures: list[str]) -> tuple[np.nd
             raise _bad(f"the truth's fingerprint of {m!r} is not a probability table (one row per persona)")
         fps[m] = fp / fp.sum(1, keepdims=True)
     return eta, gamma, u, fps
+
+
+def _interaction_array(P: dict, names: list[str], data) -> np.ndarray:
+    """(I, K) feature x condition-column coefficients of the truth (``gamma_interaction``), in the model's order."""
+    d = P.get("gamma_interaction", {})
+    if sorted(d) != sorted(data.interaction_coefs):
+        raise _bad(f"the truth's feature x condition interactions are {sorted(d)} but the spec and design have "
+                   f"{sorted(data.interaction_coefs)}; simulate with the truth's own spec and design")
+    return np.array([[float(d[n][p]) for p in names] for n in data.interaction_coefs],
+                    dtype=float).reshape(len(data.interaction_coefs), len(names))
 
 
 def _check_truth(truth: dict, spec: ModelSpec, grids: dict[str, Grid]) -> None:
@@ -815,7 +836,7 @@ def simulate(spec: ModelSpec | str | Path, truth: dict | str | Path | None = Non
     keeps them exact). Groups with a single child keep an effect of their own here; the model hands that variance
     to the child, which is the same prior on every condition's log-odds.
 
-    Each answer gets a persona from softmax(eta[c] + x(q) . gamma + u[q]), then each score's category from the
+    Each answer gets a persona from softmax(eta[c] + x(q) . gamma + xi(c, q) . gamma_interaction + u[q]), then each score's category from the
     persona's fingerprint: category 0 is no score (NaN), bin b a real score uniform inside bin b of 0-100 on the
     spec's bins. Parameters and answers use two independent random streams of ``seed``, so
     ``simulate(spec, truth=sim.truth, seed=sim.seed)`` gives the same log again.
@@ -823,7 +844,10 @@ def simulate(spec: ModelSpec | str | Path, truth: dict | str | Path | None = Non
     ``truth`` of the result: ``seed``, ``spec`` (name, hash, source), ``design``, ``personas``, ``conditions``,
     ``prompts``, ``notes`` (spec terms the design cannot support), ``shares`` (condition -> persona -> expected
     share over its own prompt mix) and ``parameters`` (``logodds_mu``, ``sigma`` per level, ``groups``,
-    ``beta_condition`` and ``condition_x``, ``eta``, ``gamma``, ``sigma_question``, ``u``, ``fingerprints`` and
+    ``beta_condition`` and ``condition_x`` (``changepoint``: the location of each change-point effect on the
+    rescaled dose), ``eta``, ``gamma``, ``gamma_interaction`` (with ``prompt.interactions``: one row per
+    ``feature[level]:column[value]``, added to the log-odds of the answers at that level in conditions with that
+    value), ``sigma_question``, ``u``, ``fingerprints`` and
     their ``categories``, ``verdict``; ``fingerprints_condition`` when the spec's fingerprints vary by condition),
     with the names the fitted model uses. One persona: every share is 1. A degradation spec (no personas) draws
     each score from its cell's binned Beta instead (see :func:`_simulate_degradation`).
@@ -903,6 +927,7 @@ def simulate(spec: ModelSpec | str | Path, truth: dict | str | Path | None = Non
             _check_truth(truth, spec, grids)
             P = json.loads(json.dumps(truth["parameters"]))     # a copy: the parameters pass through unchanged
         eta, gamma, u, fps = _arrays(P, names, data, measures)
+        gamma_i = _interaction_array(P, names, data)
     except SimstatsError as e:
         raise _bad(f"{truth_src}: {e}") from None
     except (KeyError, TypeError, ValueError, AttributeError) as e:
@@ -925,7 +950,8 @@ def simulate(spec: ModelSpec | str | Path, truth: dict | str | Path | None = Non
 
     # answers
     rng = np.random.default_rng(ss_data)
-    post = {"eta": eta[None, None], "gamma": gamma[None, None], "u": u[None, None]}
+    post = {"eta": eta[None, None], "gamma": gamma[None, None], "u": u[None, None],
+            "gamma_interaction": gamma_i[None, None]}
     logw = cell_log_weights(post, data)[0, 0][cell_index]                     # (design cells, K)
     w = np.exp(logw)
     cdf = np.cumsum(w / w.sum(1, keepdims=True), axis=1)

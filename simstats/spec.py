@@ -37,9 +37,11 @@ _ANCHOR = {"mean", "no_score"}
 _MEASURE = {"likelihood", "bins"}
 _VERDICT = {"likelihood"}
 _HIER = {"levels", "structure", "sigma", "parametrization", "variance"}
-_PROMPT = {"question_effect", "question_sigma", "features", "reference", "coef_sd"}
+_PROMPT = {"question_effect", "question_sigma", "features", "reference", "coef_sd", "interactions"}
+_INTERACTION = {"feature", "column", "coef_sd"}
 _CONDITIONS = {"effects", "coef_sd"}
-_EFFECT = {"column", "kind", "reference"}
+_EFFECT = {"column", "kind", "reference", "width", "degree"}
+_EFFECT_KINDS = {"indicator", "categorical", "numeric", "changepoint", "smooth"}
 _PRIORS = {"anchor_strength", "verdict_strength"}
 _SAMPLER = {"name", "draws", "tune", "chains", "target_accept"}
 _SAMPLERS = {"nutpie", "pymc", "numpyro", "blackjax", "advi", "pathfinder"}
@@ -47,7 +49,10 @@ _SAMPLERS = {"nutpie", "pymc", "numpyro", "blackjax", "advi", "pathfinder"}
 
 #: (section, key, default) of spec keys added after the first saved results (see ``ModelSpec.to_dict``)
 _ADDED_LATER = [("hierarchy", "variance", "independent"), ("conditions", "effects", {}),
-                ("conditions", "coef_sd", 5.0), ("fingerprints", "vary", "shared"), ("fingerprints", "sigma", 0.5)]
+                ("conditions", "coef_sd", 5.0), ("fingerprints", "vary", "shared"), ("fingerprints", "sigma", 0.5),
+                ("prompt", "interactions", ())]
+#: (section, key, default) of keys inside each ``[conditions] effects.<name>`` table added later
+_EFFECT_ADDED_LATER = [("width", None), ("degree", None)]
 #: (key, default) of top-level ``ModelSpec`` fields added later (left out of ``to_dict`` at their default)
 _ADDED_LATER_TOP = [("kind", "mixture")]
 
@@ -102,12 +107,30 @@ class HierarchySpec:
 
 
 @dataclass(frozen=True)
+class Interaction:
+    """A prompt feature whose effect on the persona log-odds differs by a condition-level column (a trigger or
+    backdoor that moves only some fine-tunes).
+
+    For every non-reference level ``v`` of ``feature`` and every value ``w`` of ``column`` (a condition-level
+    column, or ``"condition"`` itself) one coefficient vector over the non-reference personas,
+    ``gamma_interaction[v:w] ~ Normal(0, coef_sd)`` (``coef_sd`` ``None``: the prompt's ``coef_sd``), named
+    ``<feature>[<v>]:<column>[<w>]``. It replaces the feature's main effect (``gamma``), which would be their sum
+    and only add a ridge: the feature's effect in a condition is the coefficient of that condition's value.
+    """
+
+    feature: str
+    column: str
+    coef_sd: float | None = None
+
+
+@dataclass(frozen=True)
 class PromptSpec:
     """Prompt evidence: a per-question effect (``zerosum`` | ``normal`` | ``none``) and prompt-feature effects.
 
     ``features``: which prompt features enter (``None`` = all the data declares); ``reference``: the reference
     level of a feature (default its most common level, ties broken alphabetically); ``coef_sd``: Normal prior sd
-    of a feature coefficient.
+    of a feature coefficient; ``interactions``: features whose effect varies with a condition column
+    (:class:`Interaction`), at most one per feature.
     """
 
     question_effect: str = "zerosum"
@@ -115,6 +138,7 @@ class PromptSpec:
     features: tuple[str, ...] | None = None
     reference: dict[str, str] = field(default_factory=dict)
     coef_sd: float = 1.0
+    interactions: tuple[Interaction, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,12 +148,22 @@ class ConditionEffect:
     ``kind = "indicator"``: 1 where ``column`` differs from ``reference`` (e.g. fine-tuned vs the base model);
     ``kind = "categorical"``: one indicator per value of ``column`` other than ``reference`` (e.g. one effect per
     fine-tuning data set, the base model's "none" as reference), named ``<effect>[<value>]``;
-    ``kind = "numeric"``: the column's value as a number, centred and scaled by its sd over the conditions.
+    ``kind = "numeric"``: the column's value as a number, centred and scaled by its sd over the conditions;
+    ``kind = "changepoint"``: a smoothed step of unknown location (a phase transition in a dose such as LoRA rank,
+    data size or training step): with ``r = (x - min) / (max - min)`` the value rescaled to [0, 1] over the
+    conditions, the column is ``sigmoid((r - tau) / width)``, ``tau ~ Uniform(0, 1)`` (one location per effect,
+    shared by the personas; ``width`` a fixed fraction of the range, default 0.05, so that NUTS can move ``tau``),
+    and its coefficient is the step's height per persona;
+    ``kind = "smooth"``: a polynomial of ``degree`` (default 3) in the standardised value, as ``degree``
+    orthonormal columns (``<effect>[1]``, ...; QR of the Vandermonde matrix over the conditions), each with its
+    own coefficient: a smooth dose-response curve.
     """
 
     column: str
     kind: str = "indicator"
     reference: str | None = None
+    width: float | None = None
+    degree: int | None = None
 
 
 @dataclass(frozen=True)
@@ -215,6 +249,10 @@ class ModelSpec:
         for section, key, default in _ADDED_LATER:
             if d[section].get(key) == default:
                 d[section].pop(key)
+        for e in d.get("conditions", {}).get("effects", {}).values():
+            for key, default in _EFFECT_ADDED_LATER:
+                if e.get(key, default) == default:
+                    e.pop(key, None)
         for section in {s for s, _, _ in _ADDED_LATER}:
             if not d[section]:          # a section added later, at its defaults
                 d.pop(section)
@@ -318,6 +356,27 @@ def _personas(pers_d: Any, kind: str, measures: list[MeasureSpec], src: str) -> 
     return personas
 
 
+def _interactions(value: Any, src: str) -> tuple[Interaction, ...]:
+    """``prompt.interactions``: a list of ``{ feature, column[, coef_sd] }`` tables, at most one per feature."""
+    if not isinstance(value, list):
+        raise SpecError(f"{src}: prompt.interactions must be a list of tables "
+                        "like { feature = \"trigger\", column = \"finetune\" }")
+    out = []
+    for i, d in enumerate(value):
+        where = f"prompt.interactions[{i}]"
+        d = _check_keys(d, _INTERACTION, where, src)
+        for key in ("feature", "column"):
+            if not isinstance(d.get(key), str) or not d[key]:
+                raise SpecError(f"{src}: {where} needs a non-empty string {key!r}")
+        sd = d.get("coef_sd")
+        out.append(Interaction(d["feature"], d["column"],
+                               None if sd is None else float(_num(sd, f"{where}.coef_sd", src, lo=0, lo_open=True))))
+    feats = [x.feature for x in out]
+    if len(set(feats)) != len(feats):
+        raise SpecError(f"{src}: prompt.interactions names a feature twice ({feats}); one column per feature")
+    return tuple(out)
+
+
 def _fingerprints(f: Any, kind: str, src: str) -> FingerprintSpec:
     f = _check_keys(f, _FINGERPRINTS, "[fingerprints]", src)
     vary = _choice(f.get("vary", "shared"), {"shared", "condition"}, "fingerprints.vary", src)
@@ -371,7 +430,8 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
                                 "prompt.question_effect", src),
                         float(_num(p.get("question_sigma", 1.0), "prompt.question_sigma", src, lo=0, lo_open=True)),
                         None if feats is None else tuple(feats), dict(ref),
-                        float(_num(p.get("coef_sd", 1.0), "prompt.coef_sd", src, lo=0, lo_open=True)))
+                        float(_num(p.get("coef_sd", 1.0), "prompt.coef_sd", src, lo=0, lo_open=True)),
+                        _interactions(p.get("interactions", []), src))
 
     c = _check_keys(d.get("conditions", {}), _CONDITIONS, "[conditions]", src)
     effects = {}
@@ -381,13 +441,23 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
         e = _check_keys(e, _EFFECT, where, src)
         if not isinstance(e.get("column"), str):
             raise SpecError(f"{src}: {where} needs a string 'column' (a condition-level column of the data)")
-        kind = _choice(e.get("kind", "indicator"), {"indicator", "categorical", "numeric"}, f"{where}.kind", src)
+        kind = _choice(e.get("kind", "indicator"), _EFFECT_KINDS, f"{where}.kind", src)
         ref = e.get("reference")
-        if kind != "numeric" and not isinstance(ref, str):
+        numeric = kind in ("numeric", "changepoint", "smooth")
+        if not numeric and not isinstance(ref, str):
             raise SpecError(f"{src}: {where} (kind {kind}) needs a string 'reference' (the value coded 0)")
-        if kind == "numeric" and ref is not None:
-            raise SpecError(f"{src}: {where} is numeric and takes no 'reference'")
-        effects[effect] = ConditionEffect(e["column"], kind, ref)
+        if numeric and ref is not None:
+            raise SpecError(f"{src}: {where} is {kind} and takes no 'reference'")
+        width = degree = None
+        if "width" in e:
+            if kind != "changepoint":
+                raise SpecError(f"{src}: {where}.width applies to kind \"changepoint\" only")
+            width = float(_num(e["width"], f"{where}.width", src, lo=0, lo_open=True, hi=0.5))
+        if "degree" in e:
+            if kind != "smooth":
+                raise SpecError(f"{src}: {where}.degree applies to kind \"smooth\" only")
+            degree = int(_num(e["degree"], f"{where}.degree", src, lo=1, hi=6, integer=True))
+        effects[effect] = ConditionEffect(e["column"], kind, ref, width, degree)
     conditions = ConditionSpec(effects, float(_num(c.get("coef_sd", 5.0), "conditions.coef_sd", src, lo=0,
                                                    lo_open=True)))
 
@@ -422,5 +492,5 @@ def load_spec(path: str | Path) -> ModelSpec:
 
 DEFAULT_SPEC_PATH = Path(__file__).resolve().parent.parent / "models" / "persona_mixture.toml"
 
-__all__ = ["DEFAULT_SPEC_PATH", "ConditionEffect", "ConditionSpec", "FingerprintSpec", "HierarchySpec", "MeasureSpec", "ModelSpec", "PersonaSpec", "PromptSpec",
+__all__ = ["DEFAULT_SPEC_PATH", "ConditionEffect", "ConditionSpec", "FingerprintSpec", "HierarchySpec", "Interaction", "MeasureSpec", "ModelSpec", "PersonaSpec", "PromptSpec",
            "SamplerSpec", "load_spec", "spec_from_dict"]

@@ -62,6 +62,9 @@ def spec_source(spec: ModelSpec) -> dict[str, Any]:
     d["prompt"] = {"question_effect": pr.question_effect, "question_sigma": pr.question_sigma,
                    "features": "data" if pr.features is None else list(pr.features),
                    "reference": dict(pr.reference), "coef_sd": pr.coef_sd}
+    if pr.interactions:                  # written only when set, like every key added later
+        d["prompt"]["interactions"] = [{k: v for k, v in asdict(x).items() if v is not None}
+                                       for x in pr.interactions]
     c = spec.conditions
     if c.effects or c.coef_sd != 5.0:
         d["conditions"] = {"coef_sd": c.coef_sd,
