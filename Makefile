@@ -24,9 +24,10 @@ setup:
 demo: setup-core
 	.venv/bin/simstats demo --out $(OUT)
 
+# --dist loadfile: a test file runs on one worker, so its module-scoped fits are made once, not once per worker.
 # SIMSTATS_QUICK=1: notebooks that fit the whole real log (reproduction.ipynb) use short chains in the test run
 test: setup
-	SIMSTATS_QUICK=1 .venv/bin/python -m pytest -n 2 --durations=15 --nbmake --nbmake-timeout=1200 tests simstats notebooks
+	SIMSTATS_QUICK=1 .venv/bin/python -m pytest -n 2 --dist loadfile --durations=15 --nbmake --nbmake-timeout=1200 tests simstats notebooks
 
 bench: setup
 	.venv/bin/python bench/aggregate_speed.py
