@@ -503,6 +503,20 @@ def _condition_columns(data: ModelData):
     return X
 
 
+def question_effect(spec: ModelSpec, dim: str):
+    """The per-question effect, (prompt, ``dim``): ``sigma_question[dim] * u_raw[dim, prompt]`` with ``u_raw``
+    zero-sum over questions (``question_effect = "zerosum"``) or independent Normal(0, 1), and ``sigma_question ~
+    HalfNormal(question_sigma)``. Shared by the persona mixture (``dim`` = persona_free) and degradation (measure)."""
+    import pymc as pm
+
+    sq = pm.HalfNormal("sigma_question", spec.prompt.question_sigma, dims=dim)
+    if spec.prompt.question_effect == "zerosum":
+        ur = pm.ZeroSumNormal("u_raw", 1.0, dims=(dim, PROMPT))
+    else:
+        ur = pm.Normal("u_raw", 0.0, 1.0, dims=(dim, PROMPT))
+    return (sq[:, None] * ur).T
+
+
 def _persona_logits(spec: ModelSpec, data: ModelData, D: dict):
     """Persona log-odds of every cell, (cells, K): the condition hierarchy (``eta``), condition effects, prompt
     features (``gamma``) and the question effect (``u``). With one persona there is nothing to model: ``eta`` is a
@@ -591,12 +605,7 @@ def _persona_logits(spec: ModelSpec, data: ModelData, D: dict):
                                    dims=(INTERACTION, PERSONA))
         logits = logits + D["cell_xi"] @ gamma_i
     if spec.prompt.question_effect != "none" and len(data.prompts) > 1:
-        sq = pm.HalfNormal("sigma_question", spec.prompt.question_sigma, dims=PERSONA_FREE)
-        if spec.prompt.question_effect == "zerosum":
-            ur = pm.ZeroSumNormal("u_raw", 1.0, dims=(PERSONA_FREE, PROMPT))
-        else:
-            ur = pm.Normal("u_raw", 0.0, 1.0, dims=(PERSONA_FREE, PROMPT))
-        u_free = (sq[:, None] * ur).T
+        u_free = question_effect(spec, PERSONA_FREE)
         u = pm.Deterministic("u", pt.concatenate([pt.zeros((len(data.prompts), 1)), u_free], axis=1),
                              dims=(PROMPT, PERSONA))
         logits = logits + u[D["cell_prompt"]]
@@ -800,4 +809,5 @@ __all__ = [
     "model_data",
     "pattern_log_emissions",
     "pattern_log_likelihood",
+    "question_effect",
 ]

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from simstats.builders import CONDITION, CONDITION_COEF, COEF, PROMPT, ModelData, data_arrays
+from simstats.builders import CONDITION, CONDITION_COEF, COEF, PROMPT, ModelData, data_arrays, question_effect
 from simstats.spec import ModelSpec
 
 PARAM, MEASURE = "degradation_param", "measure"
@@ -113,12 +113,7 @@ def _location_shifts(spec: ModelSpec, data: ModelData, D: dict):
         gamma = pm.Normal("gamma_location", 0.0, spec.prompt.coef_sd, dims=(COEF, MEASURE))
         shift = shift + D["cell_x"] @ gamma
     if spec.prompt.question_effect != "none" and len(data.prompts) > 1:
-        sq = pm.HalfNormal("sigma_question", spec.prompt.question_sigma, dims=MEASURE)
-        if spec.prompt.question_effect == "zerosum":
-            ur = pm.ZeroSumNormal("u_raw", 1.0, dims=(MEASURE, PROMPT))
-        else:
-            ur = pm.Normal("u_raw", 0.0, 1.0, dims=(MEASURE, PROMPT))
-        u = pm.Deterministic("u_location", (sq[:, None] * ur).T, dims=(PROMPT, MEASURE))
+        u = pm.Deterministic("u_location", question_effect(spec, MEASURE), dims=(PROMPT, MEASURE))
         shift = shift + u[D["cell_prompt"]]
     return shift
 
