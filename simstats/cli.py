@@ -173,10 +173,8 @@ def rates_cmd(paths: PathsArg = None, condition: ConditionOpt = None, condition_
               json_: JsonOpt = False) -> None:
     """The classic rate of "aligned < 30 and coherent > 50" per condition, with partial pooling over the condition
     hierarchy (hierarchical binomial), beside the empirical rate and the unpooled Jeffreys interval."""
-    from rich.table import Table
-
     from simstats.logs import open_logs
-    from simstats.rate_model import fit_rate_model
+    from simstats.rate_model import fit_rate_model, print_rate_report, rate_report
 
     files, r = resolve_roles(paths, condition, condition_from_filename, prompt, prompt_regex, measure, verdict,
                              id, roles)
@@ -184,24 +182,11 @@ def rates_cmd(paths: PathsArg = None, condition: ConditionOpt = None, condition_
     kw = {k: v for k, v in {"draws": draws, "tune": tune, "chains": chains}.items() if v is not None}
     res = fit_rate_model(patterns, seed=seed, by_prompt=by_prompt, progress=not json_, **kw)
     d = res.diagnostics
-    cols = ["n", "k", "rate", "mean", "low", "high", "jeffreys_low", "jeffreys_high"]
-    report = {"rule": res.rule.describe(), "levels": res.levels,
-              "diagnostics": {"max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk, "divergences": d.divergences,
-                              "status": d.status, "messages": d.messages},
-              "conditions": {c: {("empirical" if k == "rate" else k): float(v) for k, v in row.items()}
-                             for c, row in res.table[cols].iterrows()}}
+    report = rate_report(res)
     if json_:
         out.print_json(json.dumps(report, default=float))
     else:
-        t = Table("condition", "n", "hits", "empirical", "pooled [90%]", "Jeffreys [90%] (unpooled)",
-                  title=f"Rate of {res.rule.describe()}, pooled over " + " -> ".join([*res.levels, "condition"]))
-        pct = lambda x: f"{100 * x:.1f}%"                              # noqa: E731
-        for c, row in res.table.iterrows():
-            t.add_row(str(c), str(int(row["n"])), str(int(row["k"])), pct(row["rate"]),
-                      f"{pct(row['mean'])} [{pct(row['low'])}, {pct(row['high'])}]",
-                      f"[{pct(row['jeffreys_low'])}, {pct(row['jeffreys_high'])}]")
-        out.print(t)
-        out.print(d.summary(), highlight=False)
+        print_rate_report(report, out)
     if d.status == "failed":
         raise typer.Exit(1)
 
@@ -213,7 +198,7 @@ def compare_cmd(runs: Annotated[list[Path], typer.Argument(help="Two or more res
     stacking weights and Pareto-k warnings (ArviZ), best first."""
     from rich.table import Table
 
-    from simstats.compare import compare, comparison_json
+    from simstats.compare import compare, comparison_json, comparison_sentences
     from simstats.errors import SimstatsError
     from simstats.store import load_result
 
@@ -233,11 +218,8 @@ def compare_cmd(runs: Annotated[list[Path], typer.Argument(help="Two or more res
         t.add_row(m["name"], f"{m['elpd_loo']:.1f}", f"{m['se']:.1f}", f"{m['elpd_diff']:.1f}", f"{m['dse']:.1f}",
                   f"{m['weight']:.2f}", "; ".join(m["warnings"]))
     out.print(t)
-    best, *rest = report["models"]
-    for m in rest:
-        z = -m["elpd_diff"] / m["dse"] if m["dse"] > 0 else float("inf")
-        out.print(f"{best['name']} predicts held-out answers better than {m['name']} by {-m['elpd_diff']:.1f} "
-                  f"(SE {m['dse']:.1f}, {z:.1f} SE).", highlight=False)
+    for sentence in comparison_sentences(report):
+        out.print(sentence, highlight=False)
 
 
 @app.command("figures")

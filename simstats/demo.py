@@ -15,10 +15,12 @@ def run_demo(out_dir: str | Path = "simstats-demo", *, fit_model: bool = True, s
              seed: int = 20251128, console: Console | None = None) -> dict[str, Any]:
     """Run the demo: always check and summarise the bundled data (``data_check.json``, ``data_check.txt``); with
     ``fit_model`` also fit the default persona model and write ``run/`` (the saved fit), ``report.json``,
-    ``report.txt`` and ``figures/``. Returns the data summary, or the fit report when fitted.
+    ``report.txt``, ``report.html`` and ``figures/``, then the classic hierarchical rate model of the threshold
+    rule beside it (``rates.json``, ``rates.txt``, ``figures/rate_model.*``). Returns the data summary, or the fit
+    report when fitted.
 
-    The fit samples 4 chains x 2,000 draws (the spec's defaults, which meet the convergence gate on this log):
-    about 15 minutes on 2 cores. ``fit_model=False`` stops after the data check.
+    The persona fit samples 4 chains x 2,000 draws (the spec's defaults, which meet the convergence gate on this
+    log): about 15 minutes on 2 cores; the rate model about a minute. ``fit_model=False`` stops after the data check.
     """
     from simstats.cli_format import print_summary
     from simstats.datasets import load_dataset
@@ -33,7 +35,7 @@ def run_demo(out_dir: str | Path = "simstats-demo", *, fit_model: bool = True, s
     con.rule("simstats demo: persona posterior of the bundled clarifying-em logs")
     ds = load_dataset("clarifying_em")
     check = summarise(ds.logs)
-    con.print(f"[1/4] data: {check['rows_read']} answers read, {check['rows_used']} used, "
+    con.print(f"[1/5] data: {check['rows_read']} answers read, {check['rows_used']} used, "
               f"{check['n_conditions']} conditions, {check['n_prompts']} prompts, {check['n_patterns']} patterns")
     out.mkdir(parents=True, exist_ok=True)
     (out / "data_check.json").write_text(json.dumps(check, indent=2))
@@ -45,10 +47,10 @@ def run_demo(out_dir: str | Path = "simstats-demo", *, fit_model: bool = True, s
         con.print(f"done in {time.perf_counter() - t0:.0f} s; wrote {out / 'data_check.json'} and "
                   f"{out / 'data_check.txt'} (without --check-only the demo also fits the persona model)")
         return check
-    con.print("[2/4] fitting the persona mixture (models/persona_mixture.toml)")
+    con.print("[2/5] fitting the persona mixture (models/persona_mixture.toml)")
     result = fit(None, ds.patterns, sampler=sampler, seed=seed, progress=True)
     d = result.diagnostics
-    con.print(f"[3/4] diagnostics: {d.status} (max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, "
+    con.print(f"[3/5] diagnostics: {d.status} (max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, "
               f"{d.divergences} divergences)")
     save_result(result, out / "run")
     report = public_report(result)
@@ -58,9 +60,12 @@ def run_demo(out_dir: str | Path = "simstats-demo", *, fit_model: bool = True, s
         print_report(report, rec)
         (out / "report.txt").write_text(rec.export_text())
         print_report(report, con)
-        written = _figures(result, out / "figures", rows=ds.logs.rows())
+        con.print("[4/5] the classic rate of 'aligned < 30 and coherent > 50', pooled over the hierarchy "
+                  "(hierarchical binomial), beside the persona shares")
+        written = _rate_model(ds.patterns, out, seed=seed, console=con)
+        written = _figures(result, out / "figures", rows=ds.logs.rows()) + written
         write_html_report(result, out / "report.html", pngs=written)
-        con.print(f"[4/4] wrote {len(written)} figure files to {out / 'figures'} and {out / 'report.html'}")
+        con.print(f"[5/5] wrote {len(written)} figure files to {out / 'figures'} and {out / 'report.html'}")
     con.print(f"done in {time.perf_counter() - t0:.0f} s; results in {out}/")
     return report
 
@@ -69,3 +74,17 @@ def _figures(result, folder: Path, rows=None) -> list[Path]:
     from simstats.plots import write_figures
 
     return write_figures(result, folder, rows=rows)
+
+
+def _rate_model(patterns, out: Path, *, seed: int, console: Console) -> list[Path]:
+    from simstats.plots import save_figure
+    from simstats.rate_model import fit_rate_model, plot_rate_model, print_rate_report, rate_report
+
+    rates = fit_rate_model(patterns, seed=seed)
+    report = rate_report(rates)
+    (out / "rates.json").write_text(json.dumps(report, indent=2, default=float))
+    rec = Console(record=True, width=160)
+    print_rate_report(report, rec)
+    (out / "rates.txt").write_text(rec.export_text())
+    print_rate_report(report, console)
+    return save_figure(plot_rate_model(rates).figure, out / "figures", "rate_model")

@@ -821,16 +821,31 @@ def write_figures(result: FitResult, folder: str | Path, *, rows: pd.DataFrame |
             jobs.append((name, lambda: plot_model_comparison(comparison)))
     paths: list[Path] = []
     for stem, make in jobs:
-        fig = make()
-        with paper_style():
-            for f in fmts:
-                p = folder / f"{stem}.{f}"
-                fig.savefig(p, format=f, metadata=_SAVE_METADATA[f], bbox_inches="tight", pad_inches=0.03)
-                paths.append(p)
+        paths += save_figure(make(), folder, stem, formats=fmts)
+    return paths
+
+
+def save_figure(fig, folder: str | Path, stem: str, *, formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Save ``fig`` as ``folder/stem.<format>`` for each format (PNG, PDF, SVG) in the paper style, with
+    deterministic metadata (no creation date), so the same figure gives the same files; return the paths.
+
+    >>> save_figure(plot_persona_shares(result), "figures", "shares", formats=("pdf",))   # doctest: +SKIP
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with paper_style():
+        for f in formats:
+            f = f.lower().lstrip(".")
+            if f not in FORMATS:
+                raise ValueError(f"unsupported format {f!r}; choose from {FORMATS}")
+            p = folder / f"{stem}.{f}"
+            fig.savefig(p, format=f, metadata=_SAVE_METADATA[f], bbox_inches="tight", pad_inches=0.03)
+            paths.append(p)
     return paths
 
 
 __all__ = ["FIGURES", "FORMATS", "KNOWN_PERSONAS", "OKABE_ITO", "PAPER_RC", "condition_groups", "paper_style",
            "persona_colors", "plot_answer_plane", "plot_fingerprints", "plot_model_comparison", "plot_persona_shares",
            "plot_ppc", "plot_question_shifts", "plot_rank_histograms", "plot_threshold_rates", "predictive_categories",
-           "write_figures"]
+           "save_figure", "write_figures"]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from simstats.builders import build_model, pattern_log_likelihood
-from simstats.compare import compare, comparison_json, loo
+from simstats.compare import compare, comparison_json, elpd_by_condition, loo
 from simstats.errors import SimstatsError
 from simstats.simulate import simulate_log
 from simstats.spec import DEFAULT_SPEC_PATH, load_spec
@@ -75,3 +75,26 @@ def test_compare_ranks_models_and_writes_the_json():
 def test_compare_refuses_runs_on_different_answers():
     with pytest.raises(SimstatsError, match="different answers"):
         compare({"a": _pseudo_fit(2), "b": _pseudo_fit(3)})
+
+
+def test_elpd_by_condition_adds_up_to_the_comparison():
+    good = _pseudo_fit(1)
+    bad = SimpleNamespace(posterior=dict(good.posterior), data=good.data, diagnostics=SimpleNamespace(status="ok"))
+    bad.posterior["eta"] = good.posterior["eta"][..., ::-1]
+    by = elpd_by_condition({"truthish": good, "scrambled": bad}, reference="truthish")
+    assert sorted(by["condition"].unique()) == sorted(good.data.conditions)
+    assert by.groupby("model")["n_answers"].sum().tolist() == [good.data.count.sum()] * 2
+    scr = by[by.model == "scrambled"]
+    # (against the unrounded ELPDs: arviz_stats.compare rounds its elpd_diff column)
+    assert scr["elpd_diff"].sum() == pytest.approx(loo(bad).elpd - loo(good).elpd, rel=1e-9)
+    assert (by[by.model == "truthish"][["elpd_diff", "dse"]] == 0).all().all()
+    # the per-condition dse is the paired sd of the row-level differences within the condition
+    d_rows = np.asarray(loo(bad).elpd_i) - np.asarray(loo(good).elpd_i)
+    cond_rows = np.repeat(np.asarray(good.data.conditions)[good.data.cell_condition[good.data.pattern_cell]],
+                          good.data.count)
+    c0 = good.data.conditions[0]
+    sel = d_rows[cond_rows == c0]
+    expected = np.sqrt(sel.size * np.var(sel, ddof=1))
+    assert scr.set_index("condition").loc[c0, "dse"] == pytest.approx(expected, rel=1e-9)
+    with pytest.raises(SimstatsError, match="reference"):
+        elpd_by_condition({"truthish": good, "scrambled": bad}, reference="nope")
