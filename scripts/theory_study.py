@@ -106,12 +106,15 @@ def _markdown(report: dict, fits: dict) -> str:
         "",
         "## The fits",
         "",
+        "Fit time: each run's own `timings.total` (meta.json); the fits shared the 2 cores with one another, so the",
+        "seconds are pessimistic.",
+        "",
         "| model | status | max R-hat | min bulk / tail ESS | divergences | chains x draws | fit time (s) |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, f in fits.items():
         if f.get("not_fitted"):
-            lines.append(f"| {name} | not fitted (see the note) | | | | | |")
+            lines.append(f"| {name} | not fitted (see notebooks/theory.ipynb) | | | | | |")
             continue
         if "status" not in f:
             lines.append(f"| {name} | fit failed | | | | | {f.get('wall_s', 0):.0f} |")
