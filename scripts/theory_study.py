@@ -64,10 +64,7 @@ def _fit(name: str, spec: str, run: Path, args: argparse.Namespace) -> dict:
     return {"wall_s": wall}
 
 
-def _diagnostics(run: Path) -> dict:
-    from simstats.store import load_result
-
-    result = load_result(run)
+def _diagnostics(result, run: Path) -> dict:
     diag = result.diagnostics
     meta = json.loads((run / "meta.json").read_text())
     return {
@@ -163,7 +160,9 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
 
-    runs: dict[str, Path] = {}
+    from simstats.store import load_result
+
+    results: dict = {}                      # loaded once: a real-log run takes ~20 s to read
     fits: dict[str, dict] = {}
     for name in names:
         run = Path(reused[name]) if name in reused else runs_dir / name
@@ -171,17 +170,15 @@ def main() -> None:
         if not (run / "meta.json").exists():
             info = {"not_fitted": True} if args.no_fit else _fit(name, MODELS[name], run, args)
         if (run / "meta.json").exists():
-            runs[name] = run
-            info.update(_diagnostics(run))
+            results[name] = load_result(run)
+            info.update(_diagnostics(results[name], run))
         fits[name] = info
         (runs_dir / "fits.json").write_text(json.dumps(fits, indent=2, default=float))
 
-    if args.fit_only or len(runs) < 2:
+    if args.fit_only or len(results) < 2:
         return
     from simstats.compare import compare, comparison_json, elpd_by_condition
-    from simstats.store import load_result
 
-    results = {name: load_result(run) for name, run in runs.items()}
     table = compare(results)
     report = comparison_json(table)
     best = report["models"][0]["name"]
@@ -190,7 +187,7 @@ def main() -> None:
     report["fits"] = fits
     # each persona model's shares, to see whether the headline numbers move with K
     report["shares"] = {name: r.shares().reset_index().to_dict(orient="records")
-                        for name, r in results.items() if getattr(r, "kind", "mixture") == "mixture"}
+                        for name, r in results.items() if r.kind == "mixture"}
     report["settings"] = {"seed": args.seed, "draws": args.draws, "tune": args.tune, "chains": args.chains}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

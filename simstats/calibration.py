@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simstats.builders import ModelData, condition_shares
+from simstats.builders import ModelData, cell_log_weights, condition_shares
 from simstats.logs.grid import MISSING_BIN
 from simstats.logs.patterns import Accounting, Patterns
 from simstats.spec import ModelSpec
@@ -86,15 +86,8 @@ def simulate_from_draw(data: ModelData, draw: dict[str, np.ndarray], rng: np.ran
     ``u`` (Q, K): one persona per answer from softmax of the log-odds, then every measure's category from the
     persona's fingerprint.
     """
-    logits = draw["eta"][data.cell_condition]
-    if "gamma" in draw:
-        logits = logits + data.cell_x @ draw["gamma"]
-    if "gamma_interaction" in draw and data.interaction_coefs:
-        logits = logits + data.cell_xi @ draw["gamma_interaction"]
-    if "u" in draw:
-        logits = logits + draw["u"][data.cell_prompt]
-    w = np.exp(logits - logits.max(1, keepdims=True))
-    w /= w.sum(1, keepdims=True)
+    w = np.exp(cell_log_weights(draw, data))          # the model's own NumPy mirror of the persona log-odds
+    w /= w.sum(1, keepdims=True)                        # (exactly 1 up to rounding; rng.multinomial needs <= 1)
     measures = data.measures
     fps = [np.asarray(draw[f"fp_{m}"], float) for m in measures]
     K = w.shape[1]

@@ -85,8 +85,11 @@ def test_elpd_by_condition_adds_up_to_the_comparison():
     assert sorted(by["condition"].unique()) == sorted(good.data.conditions)
     assert by.groupby("model")["n_answers"].sum().tolist() == [good.data.count.sum()] * 2
     scr = by[by.model == "scrambled"]
-    # (against the unrounded ELPDs: arviz_stats.compare rounds its elpd_diff column)
     assert scr["elpd_diff"].sum() == pytest.approx(loo(bad).elpd - loo(good).elpd, rel=1e-9)
+    # and to compare's own column, which must not be rounded (arviz_stats rounds it unless round_to="none")
+    table = compare({"truthish": good, "scrambled": bad})
+    assert scr["elpd_diff"].sum() == pytest.approx(table.loc["scrambled", "elpd_diff"], rel=1e-9)
+    assert comparison_json(table)["models"][1]["elpd_diff"] == pytest.approx(scr["elpd_diff"].sum(), rel=1e-9)
     assert (by[by.model == "truthish"][["elpd_diff", "dse"]] == 0).all().all()
     # the per-condition dse is the paired sd of the row-level differences within the condition
     d_rows = np.asarray(loo(bad).elpd_i) - np.asarray(loo(good).elpd_i)
