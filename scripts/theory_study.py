@@ -81,6 +81,27 @@ def _diagnostics(result, run: Path) -> dict:
     }
 
 
+#: the questions the study asks, as (model a, model b): "is a better than b?" with a paired SE
+PAIRS = [("k4", "degradation"), ("k5", "degradation"), ("k2", "k1"), ("k3", "k2"), ("k4", "k3"), ("k5", "k4"),
+         ("per_condition_fingerprints", "k4"), ("per_condition_fingerprints", "k5")]
+
+
+def _pairs(results: dict) -> list[dict]:
+    """ELPD of a minus b with the SE of the paired per-answer differences, for each of :data:`PAIRS` that was
+    fitted. The main table gives each model against the best only; these are the contrasts the theory is about."""
+    from simstats.compare import compare
+
+    out = []
+    for a, b in PAIRS:
+        if a in results and b in results:
+            t = compare({a: results[a], b: results[b]})           # pattern LOO is cached on each result
+            # ArviZ 1: elpd_diff is each model minus the best (<= 0)
+            diff = -float(t.loc[b, "elpd_diff"]) if t.index[0] == a else float(t.loc[a, "elpd_diff"])
+            dse = float(t.loc[t.index[1], "dse"])
+            out.append({"a": a, "b": b, "elpd_diff": diff, "dse": dse, "z": diff / dse if dse else None})
+    return out
+
+
 def _markdown(report: dict, fits: dict) -> str:
     lines = [
         "# Does the theory hold on the bundled real log? (scripts/theory_study.py)",
@@ -99,6 +120,12 @@ def _markdown(report: dict, fits: dict) -> str:
             f"| {m['name']} | {m['elpd_loo']:.1f} | {m['se']:.1f} | {m['elpd_diff']:.1f} | {m['dse']:.1f} | {ratio} "
             f"| {m['weight']:.3f} | {m['p_loo']:.1f} | {'; '.join(m['warnings'])} |"
         )
+    if report.get("pairs"):
+        lines += ["", "## The contrasts the theory is about (a minus b, paired over answers)", "",
+                  "| a | b | elpd(a) - elpd(b) | dse | in dse |", "|---|---|---|---|---|"]
+        for p in report["pairs"]:
+            z = "" if p["z"] is None else f"{p['z']:.1f}"
+            lines.append(f"| {p['a']} | {p['b']} | {p['elpd_diff']:.1f} | {p['dse']:.1f} | {z} |")
     lines += [
         "",
         "## The fits",
@@ -184,6 +211,7 @@ def main() -> None:
     best = report["models"][0]["name"]
     by = elpd_by_condition(results, reference=best)
     report["by_condition"] = {"reference": best, "rows": by.to_dict(orient="records")}
+    report["pairs"] = _pairs(results)
     report["fits"] = fits
     # each persona model's shares, to see whether the headline numbers move with K
     report["shares"] = {name: r.shares().reset_index().to_dict(orient="records")

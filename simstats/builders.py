@@ -85,6 +85,7 @@ class ModelData:
     notes: list[str] = field(default_factory=list)   # what the spec asked for and the data could not support
     kind: str = "mixture"                       # the spec's model.kind ("mixture" | "degradation")
     fingerprint_vary: str = "shared"            # the spec's fingerprints.vary ("shared" | "condition")
+    measure_likelihood: dict[str, str] = field(default_factory=dict)   # measure -> its likelihood family
     pattern_ce: np.ndarray | None = None        # (n_patterns,) index of the pattern's (condition, emission) pair
     ce_condition: np.ndarray | None = None      # (CE,) condition of each (condition, emission) pair
     ce_cat: dict[str, np.ndarray] = field(default_factory=dict)  # measure/"verdict" -> (CE,) categories
@@ -258,18 +259,21 @@ def _condition_design(spec: ModelSpec, per_cond: pd.DataFrame, t: pd.DataFrame, 
                             "within a condition")
         v = per_cond[e.column].reindex(conditions)
         if e.kind in ("indicator", "categorical"):
-            if e.reference not in set(v.astype(str)):
-                notes.append(f"condition effect {name!r} left out: no condition has {e.column} = {e.reference!r}")
+            ref = e.reference
+            if ref is None:                                    # categorical without one: the most answers
+                ref = _reference_level(t[e.column].astype(str), t["count"], None, e.column, spec.source)
+            if ref not in set(v.astype(str)):
+                notes.append(f"condition effect {name!r} left out: no condition has {e.column} = {ref!r}")
                 continue
             if e.kind == "categorical":
-                levels = sorted(set(v.astype(str)) - {e.reference})
+                levels = sorted(set(v.astype(str)) - {ref})
                 if not levels:
                     notes.append(f"condition effect {name!r} left out: every condition has the same {e.column}")
                 for lv in levels:
                     names.append(f"{name}[{lv}]")
                     cols.append((v.astype(str) == lv).to_numpy(float))
                 continue
-            x = (v.astype(str) != e.reference).to_numpy(float)
+            x = (v.astype(str) != ref).to_numpy(float)
         else:
             x = _numeric_effect(spec, name, e, v)
             if np.ptp(x) > 0 and e.kind == "changepoint":      # rescaled to [0, 1]; the step is made in the model
@@ -404,6 +408,7 @@ def model_data(spec: ModelSpec, patterns: Patterns) -> ModelData:
         count=t["count"].to_numpy(np.int64), patterns=p, cells=cells, verdict_levels=verdict_levels,
         pattern_verdict=pattern_verdict, feature_levels=feature_levels, condition_coefs=condition_coefs,
         condition_x=condition_x, notes=notes, kind=spec.kind, fingerprint_vary=spec.fingerprints.vary,
+        measure_likelihood={m.name: m.likelihood for m in spec.measures},
         interaction_coefs=inter, cell_xi=cell_xi, interaction_sd=inter_sd, condition_steps=steps)
 
 

@@ -2,24 +2,33 @@
 selecting a persona, so each condition's scores follow ONE bounded distribution per measure whose location and
 spread shift with the condition.
 
-For condition c, question q with prompt features x(q), and measure m (scores on [lo, hi] in B bins with inner
-edges e_1 < ... < e_{B-1}, scaled to [0, 1])::
+For condition c, question q with prompt features x(q), and measure m (scores on [lo, hi] in B bins, scaled to
+[0, 1])::
 
     theta[c, :]   = mu + sum_levels (sd_level * z_level)[group(c)] + x_c . beta + sd_condition * z[c]
-                    one vector per condition: (loc_m, logconc_m, noscore_m) per measure, then the verdict logits
-    mean_m(c, q)  = sigmoid(loc_m[c] + x(q) . gamma_m + u_m[q])            u_m zero-sum over questions
-    conc_m(c)     = exp(logconc_m[c]),   s_m(c) = sigmoid(noscore_m[c])
+                    one vector per condition: (loc_m, spread_m, noscore_m) per measure, then the verdict logits
+    loc_m(c, q)   = loc_m[c] + x(q) . gamma_m + u_m[q]                     u_m zero-sum over questions
+    s_m(c)        = sigmoid(noscore_m[c])
     P(y_m = no score | c, q) = s_m(c)
-    P(y_m in bin b | c, q)   = (1 - s_m(c)) * [I_{e_b+1}(mean conc, (1 - mean) conc) - I_{e_b}(...)]
+    P(y_m in bin b | c, q)   = (1 - s_m(c)) * F_m(bin b | loc_m(c, q), spread_m[c])
     P(verdict = v | c)       = softmax(0, vlogit[c, :])_v         ("scored", else the first level, is the reference)
     P(answer | c, q)         = prod_m P(y_m | c, q) * P(verdict | c)           (measures independent given c, q)
 
-Priors: ``mu`` ~ Normal(0, 1.5) for loc, Normal(log 4, 1) for logconc, Normal(-3, 2) for noscore and the verdict
-logits; every level's ``sd`` ~ HalfNormal(``hierarchy.sigma``), all levels non-centred (``z ~ Normal(0, 1)``) and a
-group with one child handing its variance down as in the mixture (:mod:`simstats.builders`); ``beta`` ~
+``F_m`` is the measure's ``likelihood`` (:mod:`simstats.likelihoods`):
+
+- ``binned_logit_normal`` (models/degradation.toml): logit(y) ~ Normal(loc, exp(log_scale)); bin masses are
+  differences of normal CDFs. ``log_scale`` ~ Normal(0, 1) at the population level.
+- ``binned_beta``: y ~ Beta(mean conc, (1 - mean) conc) with mean = sigmoid(loc), conc = exp(log_concentration);
+  bin masses are differences of the regularised incomplete beta function (``betainc``, whose gradients in the shape
+  arguments cost ~10x a normal CDF's: on the real log the fit did not finish in 105 minutes).
+  ``log_concentration`` ~ Normal(log 4, 1).
+
+Priors: ``mu`` ~ Normal(0, 1.5) for loc, the spread prior above, Normal(-3, 2) for noscore and the verdict logits;
+every level's ``sd`` ~ HalfNormal(``hierarchy.sigma``), the levels above the condition non-centred
+(``z ~ Normal(0, 1)``), the condition level as :func:`centred_mask` says, and a group with one child handing its
+variance down as in the mixture (:mod:`simstats.builders`); ``beta`` ~
 Normal(0, ``conditions.coef_sd``); ``gamma_m`` ~ Normal(0, ``prompt.coef_sd``); ``u_m = sigma_question_m * ZeroSum``
-(``prompt.question_effect``; ``sigma_question_m`` ~ HalfNormal(``prompt.question_sigma``)). ``I`` is the
-regularised incomplete beta function (PyTensor's ``betainc``, which has gradients).
+(``prompt.question_effect``; ``sigma_question_m`` ~ HalfNormal(``prompt.question_sigma``)).
 
 Everything after the fit (LOO, threshold rates, the report) is NumPy over the draws of ``theta``,
 ``gamma_location`` and ``u_location``.
@@ -32,11 +41,20 @@ import pandas as pd
 from scipy import special
 
 from simstats.builders import CONDITION, CONDITION_COEF, COEF, PROMPT, ModelData, data_arrays, question_effect
+from simstats.likelihoods import (beta_bin_probs, beta_bins_pt, logit_normal_bin_probs, logit_normal_bins_pt,
+                                  logit_normal_moments)
 from simstats.spec import ModelSpec
 
 PARAM, MEASURE = "degradation_param", "measure"
-#: (name, prior mean, prior sd) of each measure's three condition-level parameters
-MEASURE_PARAMS = (("location", 0.0, 1.5), ("log_concentration", float(np.log(4.0)), 1.0), ("no_score", -3.0, 2.0))
+#: the score distributions a degradation model can use (a measure's ``likelihood``)
+SHAPES = ("binned_logit_normal", "binned_beta")
+#: per shape, (name, prior mean, prior sd) of each measure's three condition-level parameters, in this order:
+#: location, spread, no-score logit
+MEASURE_PARAMS = {
+    "binned_logit_normal": (("location", 0.0, 1.5), ("log_scale", 0.0, 1.0), ("no_score", -3.0, 2.0)),
+    "binned_beta": (("location", 0.0, 1.5), ("log_concentration", float(np.log(4.0)), 1.0), ("no_score", -3.0, 2.0)),
+}
+N_MEASURE_PARAMS = 3
 VERDICT_PRIOR = (-3.0, 2.0)     # logit of a non-reference verdict against the reference
 
 
@@ -50,7 +68,7 @@ def param_table(data: ModelData) -> pd.DataFrame:
     """One row per element of ``theta``: ``label`` (``aligned:location``, ``verdict:CODE``), ``measure``,
     ``param`` and the prior ``mean`` and ``sd`` of its population value."""
     rows = [{"label": f"{m}:{p}", "measure": m, "param": p, "mean": mu, "sd": sd}
-            for m in data.measures for p, mu, sd in MEASURE_PARAMS]
+            for m in data.measures for p, mu, sd in MEASURE_PARAMS[shape(data, m)]]
     if data.verdict_levels is not None:
         ref = verdict_reference(data.verdict_levels)
         rows += [{"label": f"verdict:{v}", "measure": "verdict", "param": v, "mean": VERDICT_PRIOR[0],
@@ -58,13 +76,34 @@ def param_table(data: ModelData) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def shape(data: ModelData, measure: str) -> str:
+    """The score distribution of ``measure`` (one of :data:`SHAPES`)."""
+    return data.measure_likelihood.get(measure, "binned_beta")
+
+
 def _column(data: ModelData, measure: str, param: str) -> int:
-    return len(MEASURE_PARAMS) * data.measures.index(measure) + [p for p, _, _ in MEASURE_PARAMS].index(param)
+    """Column of theta holding ``param`` (``location``, ``spread`` or ``no_score``) of ``measure``."""
+    return N_MEASURE_PARAMS * data.measures.index(measure) + ("location", "spread", "no_score").index(param)
 
 
-def _inner_edges(data: ModelData, measure: str) -> np.ndarray:
+def _bins_pt(data: ModelData, measure: str, loc, spread):
+    """PyTensor bin probabilities (n, B) of ``measure`` from column vectors of location and spread parameters."""
+    import pytensor.tensor as pt
+
     g = data.patterns.grids[measure]
-    return (g.edges[1:-1] - g.lower) / (g.upper - g.lower)
+    if shape(data, measure) == "binned_logit_normal":
+        return logit_normal_bins_pt(loc, pt.exp(spread), g)
+    return beta_bins_pt(pt.sigmoid(loc), pt.exp(spread), g)
+
+
+def _bins_np(data: ModelData, measure: str, loc: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """NumPy mirror of :func:`_bins_pt` for any leading shape: (..., B), floored at 1e-300."""
+    g = data.patterns.grids[measure]
+    if shape(data, measure) == "binned_logit_normal":
+        probs = logit_normal_bin_probs(g, loc, np.exp(spread))
+    else:
+        probs = beta_bin_probs(g, special.expit(loc), np.exp(spread))
+    return np.clip(probs, 1e-300, 1.0)
 
 
 # ------------------------------------------------------------------------------------------------------ PyMC
@@ -91,16 +130,59 @@ def _pooled_theta(spec: ModelSpec, data: ModelData, prior: pd.DataFrame):
         beta = pm.Normal("theta_beta", 0.0, spec.conditions.coef_sd, dims=(CONDITION_COEF, PARAM))
         theta = theta + pt.dot(pt.as_tensor(data.condition_x), beta)
     sd_c = pt.sqrt(pt.dot(pt.as_tensor(data.condition_scale), var))            # (C, P)
-    if _centred(spec):      # hundreds of answers pin each condition: centred avoids the funnel of z and sd
+    mask = centred_mask(spec, data)
+    if mask.all():          # hundreds of answers pin each condition: centred avoids the funnel of z and sd
         return pm.Normal(f"theta_{CONDITION}", theta, sd_c, dims=(CONDITION, PARAM))
-    z = pm.Normal(f"theta_z_{CONDITION}", 0.0, 1.0, dims=(CONDITION, PARAM))
-    return pm.Deterministic(f"theta_{CONDITION}", theta + sd_c * z, dims=(CONDITION, PARAM))
+    if not mask.any():
+        z = pm.Normal(f"theta_z_{CONDITION}", 0.0, 1.0, dims=(CONDITION, PARAM))
+        return pm.Deterministic(f"theta_{CONDITION}", theta + sd_c * z, dims=(CONDITION, PARAM))
+    ic, inc = np.flatnonzero(mask.ravel()), np.flatnonzero(~mask.ravel())    # "adaptive": some of each
+    mean, sd = theta.reshape((-1,)), sd_c.reshape((-1,))
+    a = pm.Normal(f"theta_{CONDITION}_centred", mean[ic], sd[ic], shape=len(ic))
+    z = pm.Normal(f"theta_z_{CONDITION}", 0.0, 1.0, shape=len(inc))
+    flat = pt.zeros(C * P)
+    flat = pt.set_subtensor(flat[ic], a)
+    flat = pt.set_subtensor(flat[inc], mean[inc] + sd[inc] * z)
+    return pm.Deterministic(f"theta_{CONDITION}", flat.reshape((C, P)), dims=(CONDITION, PARAM))
 
 
-def _centred(spec: ModelSpec) -> bool:
-    """Whether the condition level of theta is centred (``hierarchy.parametrization`` centred, mixed or adaptive:
-    the levels above it are always non-centred)."""
-    return spec.hierarchy.parametrization != "noncentred"
+#: an element of a condition's theta is "pinned" (centred under ``adaptive``) when its data hold at least this many
+#: answers on each side: scored answers for a location or spread, no-score and scored answers for a no-score rate,
+#: answers of the verdict and of the reference verdict for a verdict logit
+MIN_PINNING_ANSWERS = 10
+
+
+def centred_mask(spec: ModelSpec, data: ModelData) -> np.ndarray:
+    """(C, P) mask of the condition-level elements of theta that are centred.
+
+    ``hierarchy.parametrization``: ``noncentred`` none; ``centred`` and ``mixed`` all (the levels above the
+    condition are always non-centred); ``adaptive`` the locations and rates the data pin
+    (:data:`MIN_PINNING_ANSWERS`), never the spreads. Measured on the real log (4 x 1,000 draws):
+
+    - every element centred: a rare event (coherent scores are almost never missing) only bounds its logit, and
+      its centred element makes a funnel with the condition sd: ``coherent:no_score``'s sd at R-hat 1.22, bulk
+      ESS 14;
+    - spreads centred too: the conditions' log-scales differ by an sd of only 0.07-0.14, about as much as the
+      data pin each one, and one chain sank into the funnel (sd 0.01 against 0.14 in the others; R-hat 1.53,
+      601 divergences). Non-centred, such an element is a small offset the data barely move, which NUTS samples.
+    """
+    C, P = len(data.conditions), len(param_table(data))
+    mode = spec.hierarchy.parametrization
+    if mode != "adaptive":
+        return np.full((C, P), mode != "noncentred")
+    pc, cnt = data.pattern_condition, data.count.astype(float)
+    cols = []
+    for m in data.measures:
+        cat = data.pattern_cat[m]
+        scored = np.bincount(pc, (cat > 0) * cnt, C)
+        missing = np.bincount(pc, (cat == 0) * cnt, C)
+        cols += [scored, np.zeros(C), np.minimum(scored, missing)]     # spread: never centred (see above)
+    if data.verdict_levels is not None:
+        n = np.stack([np.bincount(pc, (data.pattern_verdict == i) * cnt, C)
+                      for i in range(len(data.verdict_levels))], axis=1)
+        r = data.verdict_levels.index(verdict_reference(data.verdict_levels))
+        cols += [np.minimum(n[:, i], n[:, r]) for i in range(len(data.verdict_levels)) if i != r]
+    return np.stack(cols, axis=1) >= MIN_PINNING_ANSWERS
 
 
 def _location_shifts(spec: ModelSpec, data: ModelData, D: dict):
@@ -118,14 +200,11 @@ def _location_shifts(spec: ModelSpec, data: ModelData, D: dict):
     return shift
 
 
-def _binned_beta_logtable(mean, conc, noscore, edges: np.ndarray):
-    """log P(category) per cell (cells, 1 + B): no score first, then the Beta mass of each bin."""
+def _logtable(data: ModelData, measure: str, loc, spread, noscore):
+    """log P(category) per cell (cells, 1 + B): no score first, then the mass of each bin."""
     import pytensor.tensor as pt
 
-    n = mean.shape[0]
-    inner = pt.betainc((mean * conc)[:, None], ((1 - mean) * conc)[:, None], pt.as_tensor(edges)[None, :])
-    cdf = pt.concatenate([pt.zeros((n, 1)), inner, pt.ones((n, 1))], axis=1)
-    bins = pt.clip(cdf[:, 1:] - cdf[:, :-1], 1e-300, 1.0)
+    bins = _bins_pt(data, measure, loc[:, None], spread[:, None])
     return pt.concatenate([pt.log(noscore)[:, None], pt.log1p(-noscore)[:, None] + pt.log(bins)], axis=1)
 
 
@@ -149,10 +228,9 @@ def build_degradation(spec: ModelSpec, data: ModelData, *, rows: bool = False):
         ll = 0.0
         for j, m in enumerate(data.measures):
             th = theta[cell_c]                                                  # (cells, P)
-            mean = pt.sigmoid(th[:, _column(data, m, "location")] + shift[:, j])
-            conc = pt.exp(th[:, _column(data, m, "log_concentration")])
+            loc = th[:, _column(data, m, "location")] + shift[:, j]
             noscore = pt.sigmoid(th[:, _column(data, m, "no_score")])
-            logtab = _binned_beta_logtable(mean, conc, noscore, _inner_edges(data, m))
+            logtab = _logtable(data, m, loc, th[:, _column(data, m, "spread")], noscore)
             ll = ll + pt.sum(count * logtab[pat_cell, D[f"emission_cat_{m}"][pat_em]])
         if data.verdict_levels is not None:
             logv = _verdict_logits(theta, data, pt)
@@ -166,7 +244,7 @@ def _verdict_logits(theta, data: ModelData, xp):
     """(…, C, V) verdict logits in ``data.verdict_levels`` order, 0 for the reference (``xp``: numpy or pt)."""
     levels = data.verdict_levels
     ref = verdict_reference(levels)
-    first = len(MEASURE_PARAMS) * len(data.measures)
+    first = N_MEASURE_PARAMS * len(data.measures)
     cols, j = [], first
     for v in levels:
         if v == ref:
@@ -187,12 +265,8 @@ def cell_tables(posterior, data: ModelData, measure: str) -> np.ndarray:
         loc = loc + np.einsum("nf,...f->...n", data.cell_x, np.asarray(posterior["gamma_location"])[..., j])
     if "u_location" in posterior:
         loc = loc + np.asarray(posterior["u_location"])[..., data.cell_prompt, j]
-    mean = special.expit(loc)[..., None]
-    conc = np.exp(theta[..., _column(data, measure, "log_concentration")])[..., None]
     s = special.expit(theta[..., _column(data, measure, "no_score")])[..., None]
-    inner = special.betainc(mean * conc, (1 - mean) * conc, _inner_edges(data, measure))
-    cdf = np.concatenate([np.zeros_like(mean), inner, np.ones_like(mean)], axis=-1)
-    bins = np.clip(np.diff(cdf, axis=-1), 1e-300, 1.0)
+    bins = _bins_np(data, measure, loc, theta[..., _column(data, measure, "spread")])
     return np.concatenate([s, (1 - s) * bins], axis=-1)
 
 
@@ -218,9 +292,14 @@ def condition_draws(posterior, data: ModelData, measure: str) -> dict[str, np.nd
     theta = np.asarray(posterior["theta_condition"])
     g = data.patterns.grids[measure]
     width = g.upper - g.lower
-    m = special.expit(theta[..., _column(data, measure, "location")])
-    conc = np.exp(theta[..., _column(data, measure, "log_concentration")])
-    return {"mean": g.lower + width * m, "sd": width * np.sqrt(m * (1 - m) / (1 + conc)),
+    loc = theta[..., _column(data, measure, "location")]
+    spread = np.exp(theta[..., _column(data, measure, "spread")])
+    if shape(data, measure) == "binned_logit_normal":
+        m, sd = logit_normal_moments(loc, spread)
+    else:
+        m = special.expit(loc)
+        sd = np.sqrt(m * (1 - m) / (1 + spread))
+    return {"mean": g.lower + width * m, "sd": width * sd,
             "no_score": special.expit(theta[..., _column(data, measure, "no_score")])}
 
 
@@ -233,14 +312,20 @@ def _empirical_theta(data: ModelData) -> np.ndarray:
     for m in data.measures:
         g = data.patterns.grids[m]
         cat = data.pattern_cat[m]
-        centre = np.concatenate([[0.0], (g.centres - g.lower) / (g.upper - g.lower)])[cat]
+        centre = np.concatenate([[0.5], (g.centres - g.lower) / (g.upper - g.lower)])[cat]
         scored = (cat > 0) * cnt
         n = np.bincount(pc, scored, C) + 1.0
-        mean = np.clip((np.bincount(pc, scored * centre, C) + 0.5) / n, 0.02, 0.98)
-        var = np.clip(np.bincount(pc, scored * centre ** 2, C) / n - mean ** 2, 1e-3, None)
-        conc = np.clip(mean * (1 - mean) / var - 1, 0.5, 200.0)
+        if shape(data, m) == "binned_logit_normal":       # moments of the logit of the bin centres
+            lc = special.logit(centre)
+            loc = np.bincount(pc, scored * lc, C) / n
+            sd = np.sqrt(np.clip(np.bincount(pc, scored * lc ** 2, C) / n - loc ** 2, 0.04, None))
+            spread = np.log(sd)
+        else:
+            mean = np.clip((np.bincount(pc, scored * centre, C) + 0.5) / n, 0.02, 0.98)
+            var = np.clip(np.bincount(pc, scored * centre ** 2, C) / n - mean ** 2, 1e-3, None)
+            loc, spread = special.logit(mean), np.log(np.clip(mean * (1 - mean) / var - 1, 0.5, 200.0))
         miss = (np.bincount(pc, (cat == 0) * cnt, C) + 0.5) / (np.bincount(pc, cnt, C) + 1.0)
-        cols += [special.logit(mean), np.log(conc), special.logit(miss)]
+        cols += [loc, spread, special.logit(miss)]
     if data.verdict_levels is not None:
         ref = verdict_reference(data.verdict_levels)
         n = np.stack([np.bincount(pc, (data.pattern_verdict == i) * cnt, C) + 0.5
@@ -269,10 +354,15 @@ def initial_point(spec: ModelSpec, data: ModelData) -> dict[str, np.ndarray]:
         if groups:
             init[f"theta_z_{lev}"] = np.zeros((len(groups), len(mu)))
     init["theta_sigma_condition"] = np.sqrt(var[-1])
-    if _centred(spec):
+    mask = centred_mask(spec, data)
+    z = (resid - mu) / np.sqrt(data.condition_scale @ var)
+    if mask.all():
         init["theta_condition"] = theta
+    elif not mask.any():
+        init["theta_z_condition"] = z
     else:
-        init["theta_z_condition"] = (resid - mu) / np.sqrt(data.condition_scale @ var)
+        init["theta_condition_centred"] = theta[mask]          # row-major, as the model's flat index
+        init["theta_z_condition"] = z[~mask]
     M = len(data.measures)
     if data.coefs:
         init["gamma_location"] = np.zeros((len(data.coefs), M))
@@ -331,6 +421,7 @@ def truth_arrays(P: dict, data: ModelData) -> dict[str, np.ndarray]:
             "u_location": table(P["u_location"], data.prompts, data.measures)[None, None]}
 
 
-__all__ = ["MEASURE", "MEASURE_PARAMS", "PARAM", "build_degradation", "cell_tables", "condition_draws",
-           "draw_parameters", "initial_point", "param_table", "pattern_log_likelihood", "truth_arrays",
+__all__ = ["MEASURE", "MEASURE_PARAMS", "MIN_PINNING_ANSWERS", "PARAM", "SHAPES", "build_degradation", "cell_tables",
+           "centred_mask", "condition_draws",
+           "draw_parameters", "initial_point", "param_table", "pattern_log_likelihood", "shape", "truth_arrays",
            "verdict_probs", "verdict_reference"]

@@ -51,7 +51,7 @@ def run_demo(out_dir: str | Path = "simstats-demo", *, fit_model: bool = True, s
     result = fit(None, ds.patterns, sampler=sampler, seed=seed, progress=True)
     d = result.diagnostics
     con.print(f"[3/5] diagnostics: {d.status} (max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, "
-              f"{d.divergences} divergences)")
+              f"min tail ESS {d.min_ess_tail:.0f}, {d.divergences} divergences)")
     save_result(result, out / "run")
     report = public_report(result)
     (out / "report.json").write_text(json.dumps(report, indent=2, default=float))

@@ -165,7 +165,8 @@ def diagnose(idata, var_names: list[str] | None = None, *, max_rhat: float = MAX
     if div:
         msgs.append(f"{div} divergent transitions")
     if switched:
-        msgs.append("persona labels switched in " + ", ".join(switched))
+        msgs.append("persona labels switched in " + ", ".join(switched) + " (a chain moved to another labelling; "
+                    "small logs: refit with target_accept 0.99, or a stronger anchor_strength)")
     if merged:
         msgs.append("merged personas (" + ", ".join(merged) + ")")
     if switched or merged or worst_r[0] > 1.1 or not np.isfinite(worst_r[0]):

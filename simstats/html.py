@@ -52,7 +52,7 @@ def result_html(result, prob: float | None = None) -> str:
     parts = [f"<div><b>simstats fit</b> of <code>{escape(rep['model'])}</code> ({escape(rep['sampler'])}) on "
              f"{rep['n_answers']:,} answers: <b style=\"color:{colour}\">{escape(d['status'])}</b> "
              f"(max R-hat {d['max_rhat']:.3f}, min bulk ESS {d['min_ess_bulk']:.0f}, "
-             f"{d['divergences']} divergences)</div>"]
+             f"min tail ESS {d.get('min_ess_tail', float('nan')):.0f}, {d['divergences']} divergences)</div>"]
     for m in d.get("messages", []):
         parts.append(f"<div style=\"color:{colour};font-size:12px\">{escape(m)}</div>")
     if d["status"] == "failed":

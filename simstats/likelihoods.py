@@ -9,6 +9,10 @@ gives the NumPy pieces needed to start, simulate and check it. Families are look
   (pseudo-counts ``1 + strength * anchor``). Flexible: it fits the pile-ups at 0 and 100 and any shape between.
 - ``binned_beta``: a Beta(mean, concentration) density integrated over each bin (differences of the regularised
   incomplete beta function) plus a ``no_score`` probability; three parameters per persona.
+- ``binned_logit_normal``: the score's logit is Normal(location, scale), integrated over each bin (differences of
+  normal CDFs) plus a ``no_score`` probability; three parameters per persona. Same role as ``binned_beta`` (one
+  bounded distribution, U-shaped when the scale is large) at a tenth of the gradient cost: ``betainc``'s
+  derivatives in its shape arguments are series expansions, the normal CDF's are one exponential.
 
 >>> import numpy as np
 >>> from simstats.logs.grid import Grid
@@ -63,6 +67,85 @@ def beta_bin_probs(grid: Grid, mean: np.ndarray, concentration: np.ndarray) -> n
     x = (grid.edges - grid.lower) / (grid.upper - grid.lower)
     cdf = special.betainc(mean * conc, (1 - mean) * conc, x)
     return np.diff(cdf, axis=-1)
+
+
+def beta_bins_pt(mean, concentration, grid: Grid):
+    """PyTensor version of :func:`beta_bin_probs` for column vectors ``mean`` and ``concentration`` (n, 1): the
+    probability of each bin, (n, n_bins), floored at 1e-300 so its log is finite."""
+    import pytensor.tensor as pt
+
+    x = (grid.edges[1:-1] - grid.lower) / (grid.upper - grid.lower)
+    inner = pt.betainc(mean * concentration, (1 - mean) * concentration, pt.as_tensor(x)[None, :])
+    n = inner.shape[0]
+    cdf = pt.concatenate([pt.zeros((n, 1)), inner, pt.ones((n, 1))], axis=1)
+    return pt.clip(cdf[:, 1:] - cdf[:, :-1], 1e-300, 1.0)
+
+
+def logit_edges(grid: Grid) -> np.ndarray:
+    """The inner bin edges of ``grid`` on the logit scale of [0, 1] (n_bins - 1,).
+
+    >>> logit_edges(Grid(0, 100, 4)).round(3).tolist()
+    [-1.099, 0.0, 1.099]
+    """
+    return special.logit((grid.edges[1:-1] - grid.lower) / (grid.upper - grid.lower))
+
+
+def logit_normal_bin_probs(grid: Grid, location: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Probability of each bin of ``grid`` when logit((score - lower) / (upper - lower)) ~ Normal(location, scale).
+
+    ``location`` and ``scale`` > 0 broadcast; returns (..., n_bins), rows summing to 1. Each bin's mass is taken
+    from the tail that is farther from the bulk (survival differences above the location, CDF differences below),
+    so the small masses keep their relative precision.
+
+    >>> logit_normal_bin_probs(Grid(0, 100, 2), np.array(0.0), np.array(1.0)).round(3).tolist()
+    [0.5, 0.5]
+    >>> float(logit_normal_bin_probs(Grid(0, 100, 10), np.array(-6.0), np.array(0.5))[-1]) > 0
+    True
+    """
+    z = (logit_edges(grid) - np.asarray(location, float)[..., None]) / np.asarray(scale, float)[..., None]
+    pad = np.zeros(z.shape[:-1] + (1,))
+    lower = np.concatenate([pad, special.ndtr(z), pad + 1.0], axis=-1)         # P(logit y < edge)
+    upper = np.concatenate([pad + 1.0, special.ndtr(-z), pad], axis=-1)        # P(logit y > edge)
+    above = np.concatenate([pad.astype(bool), z > 0], axis=-1)      # each bin: its lower edge above the location
+    return np.where(above, upper[..., :-1] - upper[..., 1:], lower[..., 1:] - lower[..., :-1])
+
+
+def logit_normal_bins_pt(location, scale, grid: Grid):
+    """PyTensor version of :func:`logit_normal_bin_probs` for column vectors (n, 1): (n, n_bins), floored at
+    1e-300. The padded outer edges are constants, so no infinity meets a gradient."""
+    import pytensor.tensor as pt
+
+    z = (pt.as_tensor(logit_edges(grid))[None, :] - location) / scale                   # (n, B - 1)
+    n = z.shape[0]
+    zeros, ones = pt.zeros((n, 1)), pt.ones((n, 1))
+    lower = pt.concatenate([zeros, 0.5 * pt.erfc(-z / np.sqrt(2.0)), ones], axis=1)
+    upper = pt.concatenate([ones, 0.5 * pt.erfc(z / np.sqrt(2.0)), zeros], axis=1)
+    above = pt.concatenate([pt.zeros((n, 1), dtype="bool"), pt.gt(z, 0)], axis=1)
+    mass = pt.where(above, upper[:, :-1] - upper[:, 1:], lower[:, 1:] - lower[:, :-1])
+    return pt.clip(mass, 1e-300, 1.0)
+
+
+def logit_normal_moments(location: np.ndarray, scale: np.ndarray, n_nodes: int = 48) -> tuple[np.ndarray,
+                                                                                                np.ndarray]:
+    """Mean and sd on [0, 1] of sigmoid(Normal(location, scale)) by Gauss-Hermite quadrature (no closed form).
+
+    >>> m, s = logit_normal_moments(np.array(0.0), np.array(1.0))
+    >>> round(float(m), 6), round(float(s), 3)
+    (0.5, 0.208)
+    """
+    x, w = np.polynomial.hermite_e.hermegauss(n_nodes)
+    w = w / w.sum()
+    y = special.expit(np.asarray(location, float)[..., None] + np.asarray(scale, float)[..., None] * x)
+    mean = (y * w).sum(-1)
+    return mean, np.sqrt(np.clip((y ** 2 * w).sum(-1) - mean ** 2, 0.0, None))
+
+
+def _binned_logit_moments(grid: Grid, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sd of the logit of the bin centres under bin probabilities ``probs`` (..., n_bins)."""
+    b = probs / np.clip(probs.sum(-1, keepdims=True), 1e-12, None)
+    lc = special.logit((grid.centres - grid.lower) / (grid.upper - grid.lower))
+    mean = (b * lc).sum(-1)
+    return mean, np.sqrt(np.clip((b * (lc - mean[..., None]) ** 2).sum(-1), 0.04, None))
 
 
 def anchor_profile(grid: Grid, mean: float, no_score: float, spread: float = ANCHOR_SPREAD) -> np.ndarray:
@@ -145,12 +228,7 @@ class BinnedBeta:
         mu_l = pm.Normal(f"fp_{measure}_mean_logit", special.logit(m0), 1.0, dims=persona_dim)
         kap_l = pm.Normal(f"fp_{measure}_log_conc", np.log(4.0), 1.5, dims=persona_dim)
         miss_l = pm.Normal(f"fp_{measure}_noscore_logit", special.logit(q0), 1.5, dims=persona_dim)
-        mean, conc = pt.sigmoid(mu_l)[:, None], pt.exp(kap_l)[:, None]
-        x = (grid.edges[1:-1] - grid.lower) / (grid.upper - grid.lower)
-        inner = pt.betainc(mean * conc, (1 - mean) * conc, pt.as_tensor(x)[None, :])
-        k = len(anchors)
-        cdf = pt.concatenate([pt.zeros((k, 1)), inner, pt.ones((k, 1))], axis=1)
-        bins = pt.clip(cdf[:, 1:] - cdf[:, :-1], 1e-300, 1.0)
+        bins = beta_bins_pt(pt.sigmoid(mu_l)[:, None], pt.exp(kap_l)[:, None], grid)
         q = pt.sigmoid(miss_l)[:, None]
         probs = pt.concatenate([q, (1 - q) * bins], axis=1)
         return pm.Deterministic(f"fp_{measure}", probs, dims=(persona_dim, category_dim))
@@ -171,7 +249,43 @@ class BinnedBeta:
         return np.concatenate([q0, (1 - q0) * beta_bin_probs(grid, m0, np.full_like(m0, 4.0))], axis=1)
 
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (Categorical(), BinnedBeta())}
+class BinnedLogitNormal:
+    """logit(score) ~ Normal(location, scale) integrated over bins, plus a ``no_score`` probability, per persona.
+
+    Parameters per persona: ``location ~ Normal(logit(anchor mean), 1)``, ``log(scale) ~ Normal(0, 1)`` (a scale
+    above ~1.8 piles the scores at both ends) and ``logit(no_score) ~ Normal(logit(anchor no_score), 1.5)``.
+    """
+
+    name = "binned_logit_normal"
+
+    def build(self, measure, grid, anchors, strength, persona_dim, category_dim):
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        m0 = np.array([np.clip((a.mean - grid.lower) / (grid.upper - grid.lower), 0.02, 0.98) for a in anchors])
+        q0 = np.array([np.clip(a.no_score, 1e-3, 0.999) for a in anchors])
+        loc = pm.Normal(f"fp_{measure}_location", special.logit(m0), 1.0, dims=persona_dim)
+        log_s = pm.Normal(f"fp_{measure}_log_scale", 0.0, 1.0, dims=persona_dim)
+        miss_l = pm.Normal(f"fp_{measure}_noscore_logit", special.logit(q0), 1.5, dims=persona_dim)
+        bins = logit_normal_bins_pt(loc[:, None], pt.exp(log_s)[:, None], grid)
+        q = pt.sigmoid(miss_l)[:, None]
+        probs = pt.concatenate([q, (1 - q) * bins], axis=1)
+        return pm.Deterministic(f"fp_{measure}", probs, dims=(persona_dim, category_dim))
+
+    def initial_values(self, measure, grid, probs):
+        q = np.clip(probs[:, 0], 1e-3, 0.999)
+        loc, sd = _binned_logit_moments(grid, probs[:, 1:])
+        return {f"fp_{measure}_location": loc, f"fp_{measure}_log_scale": np.log(sd),
+                f"fp_{measure}_noscore_logit": special.logit(q)}
+
+    def prior_table(self, grid, anchors, strength):
+        m0 = np.array([np.clip((a.mean - grid.lower) / (grid.upper - grid.lower), 0.02, 0.98) for a in anchors])
+        q0 = np.array([a.no_score for a in anchors])[:, None]
+        bins = logit_normal_bin_probs(grid, special.logit(m0), np.ones_like(m0))
+        return np.concatenate([q0, (1 - q0) * bins], axis=1)
+
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (Categorical(), BinnedBeta(), BinnedLogitNormal())}
 
 
 # ---------------------------------------------------------------------------------------- fused mixture kernel
@@ -340,12 +454,18 @@ __all__ = [
     "NO_SCORE",
     "Anchor",
     "BinnedBeta",
+    "BinnedLogitNormal",
     "Categorical",
     "Family",
     "anchor_profile",
     "beta_bin_probs",
+    "beta_bins_pt",
     "category_index",
     "category_labels",
+    "logit_edges",
+    "logit_normal_bin_probs",
+    "logit_normal_bins_pt",
+    "logit_normal_moments",
     "mixture_kernel",
     "pattern_mixture_loglik",
 ]

@@ -2,7 +2,8 @@
 
 Every figure is computed from the posterior draws of a :class:`~simstats.posterior.FitResult` (no refitting, no
 extra sampling) and drawn with plain matplotlib on a :class:`matplotlib.figure.Figure` that is *not* registered with
-pyplot (no GUI backend is touched; notebooks display the returned figure). Each function takes the result first,
+pyplot (no GUI backend is touched; in Jupyter a returned figure displays as a PNG whatever the backend, see
+:func:`show_figures_in_jupyter`). Each function takes the result first,
 then keyword-only options and an optional ``ax=`` / ``axes=`` to draw into; it returns the Figure.
 
 - :func:`plot_persona_shares`: forest plot of each condition's persona shares (conditions grouped by hierarchy).
@@ -13,6 +14,7 @@ then keyword-only options and an optional ``ax=`` / ``axes=`` to draw into; it r
 - :func:`plot_ppc`: posterior predictive check of a measure's categories per condition (small multiples).
 - :func:`plot_threshold_rates`: empirical vs model threshold rate per condition, with published numbers.
 - :func:`plot_model_comparison`: ELPD with standard errors from an ``az.compare`` table (ArviZ 1.x or 0.x columns).
+- :func:`plot_elpd_by_condition`: each model's ELPD difference to a reference, condition by condition (± dse).
 - :func:`plot_rank_histograms`: simulation-based calibration rank histograms per quantity group.
 - :func:`write_figures`: write every figure that applies to a folder, byte-reproducible for a seed.
 
@@ -126,7 +128,35 @@ def persona_colors(personas: Iterable[str]) -> dict[str, str]:
 def _new_figure(width: float, height: float, **kw):
     from matplotlib.figure import Figure
 
+    show_figures_in_jupyter()
     return Figure(figsize=(width, height), layout="constrained", **kw)
+
+
+def show_figures_in_jupyter() -> bool:
+    """Make a returned figure display as a PNG in a Jupyter notebook, whatever the matplotlib backend.
+
+    simstats builds its figures without pyplot (nothing global, nothing leaked in loops), so no backend shows them;
+    IPython shows an object through the formatter registered for its type. This registers IPython's own PNG
+    formatter for :class:`matplotlib.figure.Figure` (what ``%matplotlib inline`` does) once per kernel, and only in
+    a kernel that has none. Called by every plot function; returns whether a formatter is now in place (False
+    outside a Jupyter kernel, where it does nothing).
+
+    >>> show_figures_in_jupyter()          # in a plain Python session: nothing to do
+    False
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):       # a terminal IPython shows figures through pyplot
+        return False
+    from IPython.core.pylabtools import select_figure_formats
+    from matplotlib.figure import Figure
+
+    if Figure not in shell.display_formatter.formatters["image/png"].type_printers:
+        select_figure_formats(shell, {"png"}, bbox_inches="tight", dpi=110)
+    return True
 
 
 def _pct_axis(axis) -> None:
@@ -147,7 +177,9 @@ def condition_groups(result: FitResult,
     if unknown:
         raise ValueError(f"unknown condition(s) {unknown}; the fit has {result.conditions}")
     t = result.data.patterns.table
-    levels = [lev for lev in result.data.levels if lev in t.columns]
+    # the levels the log declares, whether the model pools over them or takes them as fixed effects
+    declared = list(result.data.levels) or list(getattr(result.data.patterns, "condition_levels", []) or [])
+    levels = [lev for lev in declared if lev in t.columns]
     if not levels:
         return [(None, conds)]
     per = t.drop_duplicates("condition").set_index("condition")[levels].astype(str)
@@ -725,6 +757,96 @@ def plot_model_comparison(table: pd.DataFrame, *, ax=None):
     return ax.figure
 
 
+def _by_condition_reference(table: pd.DataFrame, reference: str | None) -> str | None:
+    """The model the differences in an ``elpd_by_condition`` table are taken against: ``reference`` if given
+    (checked against its own rows, when the table has them), else the model whose difference and dse are 0 in
+    every condition; None when the table does not say (its reference rows were dropped)."""
+    at_zero = np.isclose(table["elpd_diff"].astype(float), 0.0) & np.isclose(table["dse"].astype(float), 0.0)
+    zero = pd.Series(at_zero, index=table.index).groupby(table["model"], sort=False).all()
+    if reference is not None:
+        if reference in zero.index and not zero[reference]:
+            raise ValueError(f"the differences in this table are not against {reference!r}: its own elpd_diff is "
+                             "not 0 in every condition")
+        return reference
+    candidates = list(zero.index[zero.to_numpy(bool)])
+    return str(candidates[0]) if candidates else None
+
+
+def plot_elpd_by_condition(table: pd.DataFrame, *, reference: str | None = None, models: Sequence[str] | None = None,
+                           conditions: Sequence[str] | None = None, axes=None):
+    """Where does one model beat another? One panel per model: its ELPD difference to the reference model in each
+    condition (a bar, ± the paired standard error dse), from :func:`simstats.compare.elpd_by_condition` (or its
+    JSON records, e.g. ``study["by_condition"]["rows"]`` of ``validation/theory_real.json``, as a DataFrame).
+    Negative bars: the reference predicts that condition's answers better. A model that is behind in every
+    condition is worse in kind; one behind in a few misses something those conditions have.
+
+    ``reference`` defaults to the model whose difference is 0 in every condition (pass it when the table's
+    reference rows were dropped); ``models`` (default: every other model, in the table's order) and
+    ``conditions`` (default: all, in the table's order) choose and order the panels and the rows; ``axes``, one
+    per model, draws into existing axes.
+
+    >>> table = elpd_by_condition({"k4": k4, "k1": k1, "k2": k2}, reference="k4")    # doctest: +SKIP
+    >>> fig = plot_elpd_by_condition(table, models=["k2", "k1"])                    # doctest: +SKIP
+    """
+    need = {"model", "condition", "elpd_diff", "dse"}
+    if not isinstance(table, pd.DataFrame) or table.empty:
+        raise ValueError("plot_elpd_by_condition needs a non-empty DataFrame as returned by "
+                         "simstats.compare.elpd_by_condition")
+    if not need <= set(table.columns):
+        raise ValueError(f"plot_elpd_by_condition needs the columns {sorted(need)} of elpd_by_condition "
+                         f"(missing: {sorted(need - set(table.columns))})")
+    if table.duplicated(["model", "condition"]).any():
+        raise ValueError("the table has more than one row for a (model, condition); pass one comparison")
+    reference = _by_condition_reference(table, reference)
+    present = list(dict.fromkeys(table["model"]))
+    if models is None:
+        models = [m for m in present if m != reference]
+        if not models:
+            raise ValueError(f"the table has no model besides the reference {reference!r} to plot")
+    models = list(models)
+    missing = [m for m in models if m not in present]
+    if missing:
+        raise ValueError(f"model(s) {missing} are not in the table (models: {present})")
+    if reference is not None and reference in models:
+        raise ValueError(f"{reference!r} is the reference: its difference to itself is 0 everywhere")
+    all_conditions = list(dict.fromkeys(table["condition"]))
+    conditions = all_conditions if conditions is None else list(conditions)
+    unknown = [c for c in conditions if c not in all_conditions]
+    if unknown:
+        raise ValueError(f"unknown condition(s) {unknown} (conditions: {all_conditions})")
+    if not conditions:
+        raise ValueError("no conditions to plot")
+    diff = table.pivot(index="condition", columns="model", values="elpd_diff").astype(float).reindex(conditions)
+    dse = table.pivot(index="condition", columns="model", values="dse").astype(float).reindex(conditions)
+    ref_name = "reference" if reference is None else str(reference)
+    y = np.arange(len(conditions), dtype=float)
+    labels = [str(c) for c in conditions]
+    with paper_style():
+        own = axes is None
+        if own:
+            longest = max(len(s) for s in labels)
+            fig = _new_figure(1.9 * len(models) + 0.5 + 0.055 * longest, 0.9 + 0.2 * len(conditions))
+            axes = fig.subplots(1, len(models), sharey=True, squeeze=False)[0]
+        axes = np.atleast_1d(axes).ravel()
+        if len(axes) != len(models):
+            raise ValueError(f"axes: need one per model ({len(models)}), got {len(axes)}")
+        for i, (ax, m) in enumerate(zip(axes, models)):
+            ax.barh(y, diff[m].to_numpy(), xerr=dse[m].to_numpy(), height=0.7, color=GREY, ecolor="black",
+                    error_kw={"lw": 0.8, "capsize": 0})
+            ax.axvline(0, color="black", lw=0.6)
+            ax.set_title(f"{m}\nminus {ref_name}", fontsize=8)
+            ax.set_yticks(y, labels, fontsize=7)
+            ax.set_ylim(len(conditions) - 0.4, -0.6)                  # first condition at the top
+            ax.tick_params(axis="y", length=0, labelleft=i == 0)
+            ax.grid(axis="x", color="#E8E8E8", lw=0.6)
+            ax.set_axisbelow(True)
+            if not own:
+                ax.set_xlabel("ELPD difference (± dse)", fontsize=8)
+        if own:
+            axes[0].figure.supxlabel("ELPD difference per checkpoint (± dse)", fontsize=8)
+    return axes[0].figure
+
+
 def plot_rank_histograms(records: pd.DataFrame, *, n_ranks: int = 99, bins: int = 10, axes=None):
     """Simulation-based calibration: one histogram of ranks per quantity group (ranks of the true values among
     ``n_ranks`` thinned posterior draws, from :meth:`simstats.calibration.CalibrationStudy.run`), with the 99%
@@ -846,6 +968,7 @@ def save_figure(fig, folder: str | Path, stem: str, *, formats: Sequence[str] = 
 
 
 __all__ = ["FIGURES", "FORMATS", "KNOWN_PERSONAS", "OKABE_ITO", "PAPER_RC", "condition_groups", "paper_style",
-           "persona_colors", "plot_answer_plane", "plot_fingerprints", "plot_model_comparison", "plot_persona_shares",
-           "plot_ppc", "plot_question_shifts", "plot_rank_histograms", "plot_threshold_rates", "predictive_categories",
-           "save_figure", "write_figures"]
+           "persona_colors", "plot_answer_plane", "plot_elpd_by_condition", "plot_fingerprints",
+           "plot_model_comparison", "plot_persona_shares", "plot_ppc", "plot_question_shifts", "plot_rank_histograms",
+           "plot_threshold_rates", "predictive_categories", "save_figure", "show_figures_in_jupyter",
+           "write_figures"]

@@ -312,8 +312,8 @@ class FitResult:
         return {"model": self.spec.name, "kind": "degradation", "sampler": self.sampler, "interval": prob,
                 "n_answers": int(self.patterns.n_answers), "diagnostics": self._diagnostics_dict(),
                 "personas": {}, "distributions": conditions, "threshold_rate": self._threshold_dict(prob),
-                "notes": ["a degradation model has no personas: each condition's scores are one binned Beta "
-                          "distribution per measure", *self.data.notes],
+                "notes": ["a degradation model has no personas: each condition's scores are one binned "
+                          "distribution per measure (logit-normal or Beta)", *self.data.notes],
                 "timings": self.timings}
 
     def _interaction_dict(self, prob: float) -> dict[str, Any]:

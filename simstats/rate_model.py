@@ -330,8 +330,8 @@ def rate_report(result: RateModelResult) -> dict[str, Any]:
     d = result.diagnostics
     cols = ["n", "k", "rate", "mean", "low", "high", "jeffreys_low", "jeffreys_high"]
     return {"rule": result.rule.describe(), "levels": result.levels,
-            "diagnostics": {"max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk, "divergences": d.divergences,
-                            "status": d.status, "messages": d.messages},
+            "diagnostics": {"max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk, "min_ess_tail": d.min_ess_tail,
+                            "divergences": d.divergences, "status": d.status, "messages": d.messages},
             "conditions": {c: {("empirical" if k == "rate" else k): float(v) for k, v in row.items()}
                            for c, row in result.table[cols].iterrows()}}
 
@@ -351,7 +351,8 @@ def print_rate_report(report: dict[str, Any], console=None) -> None:
                   f"[{pct(row['jeffreys_low'])}, {pct(row['jeffreys_high'])}]")
     con.print(t)
     d = report["diagnostics"]
-    con.print(f"{d['status']}: max R-hat {d['max_rhat']:.3f}, min bulk ESS {d['min_ess_bulk']:.0f}, "
+    tail = f"min tail ESS {d['min_ess_tail']:.0f}, " if d.get("min_ess_tail") is not None else ""  # older reports
+    con.print(f"{d['status']}: max R-hat {d['max_rhat']:.3f}, min bulk ESS {d['min_ess_bulk']:.0f}, {tail}"
               f"{d['divergences']} divergences", highlight=False)
     for message in d.get("messages") or []:
         con.print(f"  {message}", highlight=False)

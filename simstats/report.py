@@ -61,7 +61,8 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
     colour = {"ok": "green", "warning": "yellow", "failed": "red"}[d["status"]]
     con.print(f"[bold]{report['model']}[/] fitted with {report['sampler']} to {report['n_answers']} answers. "
               f"Diagnostics: [{colour}]{d['status']}[/] (max R-hat {d['max_rhat']:.3f}, min bulk ESS "
-              f"{d['min_ess_bulk']:.0f}, {d['divergences']} divergences"
+              f"{d['min_ess_bulk']:.0f}, min tail ESS {d.get('min_ess_tail', float('nan')):.0f}, "
+              f"{d['divergences']} divergences"
               + (", labels switched" if d["label_switching"] else "") + ")")
     for msg in d.get("messages", []):
         con.print(f"  - {msg}")

@@ -736,7 +736,7 @@ def _simulate_degradation(spec: ModelSpec, truth: dict | None, truth_src: str, d
                           cell_index: np.ndarray, grids: dict[str, Grid], data_grids: dict[str, Grid], seed: int,
                           ss_params, ss_data) -> Simulation:
     """:func:`simulate` for a degradation spec (:mod:`simstats.degradation`): each answer's score categories are
-    drawn from its cell's binned Beta (no personas: the per-answer persona column is ``none``), its verdict
+    drawn from its cell's binned score distribution (no personas: the per-answer persona column is ``none``), its verdict
     independently from the condition's verdict probabilities ``["scored", *design.verdict_levels]`` (Normal(-3, 2)
     population logits against "scored", HalfNormal(``hierarchy.sigma``) sd over conditions).
 
@@ -850,7 +850,7 @@ def simulate(spec: ModelSpec | str | Path, truth: dict | str | Path | None = Non
     value), ``sigma_question``, ``u``, ``fingerprints`` and
     their ``categories``, ``verdict``; ``fingerprints_condition`` when the spec's fingerprints vary by condition),
     with the names the fitted model uses. One persona: every share is 1. A degradation spec (no personas) draws
-    each score from its cell's binned Beta instead (see :func:`_simulate_degradation`).
+    each score from its cell's binned score distribution instead (see :func:`_simulate_degradation`).
 
     >>> from simstats.spec import DEFAULT_SPEC_PATH
     >>> sim = simulate(DEFAULT_SPEC_PATH, seed=0)

@@ -147,7 +147,9 @@ class ConditionEffect:
 
     ``kind = "indicator"``: 1 where ``column`` differs from ``reference`` (e.g. fine-tuned vs the base model);
     ``kind = "categorical"``: one indicator per value of ``column`` other than ``reference`` (e.g. one effect per
-    fine-tuning data set, the base model's "none" as reference), named ``<effect>[<value>]``;
+    fine-tuning data set, the base model's "none" as reference), named ``<effect>[<value>]``; without a
+    ``reference`` the value with the most answers is the reference (ties: the first by name), so one spec serves
+    logs of different base models;
     ``kind = "numeric"``: the column's value as a number, centred and scaled by its sd over the conditions;
     ``kind = "changepoint"``: a smoothed step of unknown location (a phase transition in a dose such as LoRA rank,
     data size or training step): with ``r = (x - min) / (max - min)`` the value rescaled to [0, 1] over the
@@ -210,8 +212,8 @@ class ModelSpec:
     """A validated persona-model spec. Build one with :func:`load_spec` or :func:`spec_from_dict`.
 
     ``kind``: ``"mixture"`` (the persona mixture, K >= 1 personas) or ``"degradation"`` (no personas: one binned
-    Beta per measure and condition whose location and spread shift with the condition; see
-    :mod:`simstats.degradation`).
+    bounded distribution, logit-normal or Beta, per measure and condition whose location and spread shift with the
+    condition; see :mod:`simstats.degradation`).
     """
 
     name: str
@@ -337,15 +339,17 @@ def _persona(d: Any, i: int, measures: list[str], src: str) -> PersonaSpec:
 
 def _personas(pers_d: Any, kind: str, measures: list[MeasureSpec], src: str) -> tuple[PersonaSpec, ...]:
     """The personas of a mixture (at least one; with one, every condition has the same distribution), or none for
-    a degradation model (whose scores must then be binned Beta: it has no categorical fingerprints)."""
+    a degradation model (whose scores must then be binned logit-normal or Beta: it has no categorical
+    fingerprints)."""
     if kind == "degradation":
         if pers_d:
             raise SpecError(f"{src}: a degradation model (model.kind = \"degradation\") has no personas; remove "
                             "[[personas]]")
         for m in measures:
-            if m.likelihood != "binned_beta":
+            if m.likelihood not in ("binned_logit_normal", "binned_beta"):
                 raise SpecError(f"{src}: measures.{m.name}.likelihood = {m.likelihood!r}: a degradation model's "
-                                "scores are one binned Beta per condition; set likelihood = \"binned_beta\"")
+                                "scores are one bounded distribution per condition; set likelihood = "
+                                "\"binned_logit_normal\" (or \"binned_beta\")")
         return ()
     if not isinstance(pers_d, list) or len(pers_d) < 1:
         raise SpecError(f"{src}: [[personas]] must list at least one persona (the first is the reference)")
@@ -444,8 +448,11 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
         kind = _choice(e.get("kind", "indicator"), _EFFECT_KINDS, f"{where}.kind", src)
         ref = e.get("reference")
         numeric = kind in ("numeric", "changepoint", "smooth")
-        if not numeric and not isinstance(ref, str):
+        if kind == "indicator" and not isinstance(ref, str):
             raise SpecError(f"{src}: {where} (kind {kind}) needs a string 'reference' (the value coded 0)")
+        if kind == "categorical" and ref is not None and not isinstance(ref, str):
+            raise SpecError(f"{src}: {where}.reference must be a string (the value coded 0), or left out to take "
+                            "the value with the most answers")
         if numeric and ref is not None:
             raise SpecError(f"{src}: {where} is {kind} and takes no 'reference'")
         width = degree = None
@@ -458,7 +465,8 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
                 raise SpecError(f"{src}: {where}.degree applies to kind \"smooth\" only")
             degree = int(_num(e["degree"], f"{where}.degree", src, lo=1, hi=6, integer=True))
         effects[effect] = ConditionEffect(e["column"], kind, ref, width, degree)
-    conditions = ConditionSpec(effects, float(_num(c.get("coef_sd", 5.0), "conditions.coef_sd", src, lo=0,
+    # one order for one hash: the hash ignores key order, so the model (its coefficient order) must too
+    conditions = ConditionSpec(dict(sorted(effects.items())), float(_num(c.get("coef_sd", 5.0), "conditions.coef_sd", src, lo=0,
                                                    lo_open=True)))
 
     fingerprints = _fingerprints(d.get("fingerprints", {}), model_kind, src)

@@ -108,7 +108,8 @@ def save_result(result: FitResult, out: str | Path, *, overwrite: bool = True) -
             "versions": package_versions(), "sampler": result.sampler, "timings": result.timings,
             "files": {f: _sha256(tmp / f) for f in FILES}, **{k: v for k, v in result.meta.items() if k != "files"},
         }
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+        # keys in the order they were built (a spec's tables keep their authored order when read back)
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)

@@ -75,8 +75,9 @@ def mixture_log(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def degradation_log(tmp_path_factory):
-    """A degradation log: per condition one Beta per score, locations falling from 85 to 40 (aligned) and 85 to 60
-    (coherent), concentration 8, 3% missing scores, verdicts independent of the scores."""
+    """A degradation log: per condition one logit-normal per score, medians falling from 85 to 40 (aligned) and 85
+    to 60 (coherent), scale 0.8 on the logit scale (sd ~12 points at the median 85), 3% missing scores, verdicts
+    independent of the scores."""
     s = spec("degradation")
     truth = copy.deepcopy(simulate(s, design=DESIGN, seed=2025).truth)
     P = truth["parameters"]
@@ -84,7 +85,7 @@ def degradation_log(tmp_path_factory):
     for i, c in enumerate(truth["conditions"]):
         for m, loc in locs.items():
             P["theta_condition"][c].update({f"{m}:location": float(special.logit(loc[i])),
-                                            f"{m}:log_concentration": float(np.log(8.0)),
+                                            f"{m}:log_scale": float(np.log(0.8)),
                                             f"{m}:no_score": float(special.logit(0.03))})
         P["verdict"]["probs"][c] = {"scored": 0.9, "CODE": 0.05, "REFUSAL": 0.05}
     sim = simulate(s, truth=truth, seed=2025)
@@ -212,11 +213,13 @@ def test_new_spec_keys_are_validated(mutate, match):
         spec_from_dict(d, source="x.toml")
 
 
-def test_degradation_spec_needs_binned_beta_and_no_fingerprint_variation():
+def test_degradation_spec_needs_a_bounded_distribution_and_no_fingerprint_variation():
     d = _raw("degradation")
     d["measures"]["aligned"]["likelihood"] = "categorical"
-    with pytest.raises(SpecError, match=r"measures.aligned.likelihood = 'categorical'.*binned_beta"):
+    with pytest.raises(SpecError, match=r"measures.aligned.likelihood = 'categorical'.*binned_logit_normal"):
         spec_from_dict(d)
+    d["measures"]["aligned"]["likelihood"] = "binned_beta"          # the Beta version is still a degradation model
+    assert spec_from_dict(d).kind == "degradation"
     d = _raw("degradation")
     d["fingerprints"] = {"vary": "condition"}
     with pytest.raises(SpecError, match="needs personas"):
@@ -227,7 +230,7 @@ def test_default_spec_hash_is_unchanged_by_the_new_keys():
     """The default spec hashes as it did before `model.kind` and `[fingerprints]` existed (stored results still
     match), and setting the keys at their defaults changes nothing; other values change the hash."""
     base = load_spec(DEFAULT_SPEC_PATH)
-    assert base.hash() == "60ad0ea8bd52641c03f46fa93c6b3d1323a4eb43c04a11a6c48b185118eef26a"
+    assert base.hash() == "80b75dd619ea283920af584aa6170069915d379c4cde4436103ec56b16e14412"   # version 2
     d = _raw()
     d["model"]["kind"] = "mixture"
     d["fingerprints"] = {"vary": "shared", "sigma": 0.5}

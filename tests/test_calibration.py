@@ -9,6 +9,8 @@ simulator) fails: such bugs give coverage near 0, a correct one about 0.9 (0.5 i
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -91,7 +93,33 @@ def test_refitter_refuses_a_log_of_another_design(study):
 def test_a_design_with_a_hierarchy_level_refits():
     """Conditions under base models (as in the realistic design): the level's indices are constants of the compiled
     graph, so nutpie drops their shared variable and the refit must not pass it (it raised KeyError before)."""
-    grouped = CalibrationStudy(SPEC, StudyDesign("grouped", 4, 2, 10, groups=(2, 2)), draws=100, tune=150, chains=2)
+    # the default spec takes base models as fixed effects (version 2); pool them as a level, as version 1 did
+    nested = dataclasses.replace(
+        SPEC, hierarchy=dataclasses.replace(SPEC.hierarchy, levels=None),
+        conditions=dataclasses.replace(SPEC.conditions, effects={k: v for k, v in SPEC.conditions.effects.items()
+                                                                 if k != "base_model"}))
+    grouped = CalibrationStudy(nested, StudyDesign("grouped", 4, 2, 10, groups=(2, 2)), draws=100, tune=150,
+                               chains=2)
     assert grouped.data.levels == ["base_model"]
     rec = grouped.run(1, seed=5, progress=None)
     assert "hierarchy sds" in set(rec["group"]) and rec["quantity"].str.startswith("base_model/").any()
+
+
+def test_the_saved_small_study_calibrates_the_current_default_model():
+    """validation/calibration_small.* was run with version 1 of the default spec (hierarchy levels from the data,
+    fine-tune effect only). On the small design, which has no base_model or finetune column, version 2 builds the
+    same model: the same free variables and the same log density at a random point."""
+    from simstats.spec import spec_from_dict
+    from simstats.store import spec_source
+
+    d = spec_source(SPEC)
+    d["hierarchy"]["levels"] = "data"
+    d["conditions"]["effects"].pop("base_model")
+    v1 = spec_from_dict(d)
+    pats = template_patterns(SPEC, small_design())
+    m1, _ = build_model(v1, pats)
+    m2, _ = build_model(SPEC, pats)
+    assert [v.name for v in m1.free_RVs] == [v.name for v in m2.free_RVs]
+    rng = np.random.default_rng(0)
+    point = {k: v + 0.3 * rng.standard_normal(np.shape(v)) for k, v in m1.initial_point().items()}
+    assert float(m1.compile_logp()(point)) == pytest.approx(float(m2.compile_logp()(point)), rel=1e-12)

@@ -13,7 +13,19 @@ from simstats.builders import _collapse_single_child_groups, build_model, model_
 from simstats.simulate import simulate_log
 from simstats.spec import DEFAULT_SPEC_PATH, spec_from_dict
 
-SPEC_DICT = tomllib.loads(DEFAULT_SPEC_PATH.read_text())
+
+
+def _default_dict() -> dict:
+    """The default spec as a dict in its version-1 form: the hierarchy the log declares (base_model -> finetune ->
+    condition) and the fine-tune effect only. These tests are about the hierarchy machinery, which version 2 of the
+    default spec (no levels, base models as fixed effects) does not use."""
+    d = tomllib.loads(DEFAULT_SPEC_PATH.read_text())
+    d["hierarchy"]["levels"] = "data"
+    d["conditions"]["effects"].pop("base_model")
+    return d
+
+
+SPEC_DICT = _default_dict()
 
 
 def _four_conditions(**levels: str):
@@ -31,7 +43,7 @@ def _patterns():
 
 
 def _spec(**hier):
-    d = tomllib.loads(DEFAULT_SPEC_PATH.read_text())
+    d = _default_dict()
     d["hierarchy"].update(hier)
     return spec_from_dict(d)
 
@@ -94,7 +106,7 @@ def test_condition_indicator_enters_the_design_and_the_condition_mean():
     """finetune != "none" is 1 for the fine-tunes; in prior draws it shifts their log-odds by beta exactly."""
     import pymc as pm
 
-    d = tomllib.loads(DEFAULT_SPEC_PATH.read_text())
+    d = _default_dict()
     d["conditions"]["effects"] = {"finetuned": {"column": "finetune", "reference": "none"}}
     spec = spec_from_dict(d)
     model, md = build_model(spec, _finetune_patterns())
@@ -114,7 +126,7 @@ def test_condition_indicator_enters_the_design_and_the_condition_mean():
 
 
 def test_condition_effects_the_data_cannot_support_are_left_out_with_a_note():
-    d = tomllib.loads(DEFAULT_SPEC_PATH.read_text())
+    d = _default_dict()
     md = model_data(spec_from_dict(d), _patterns())                         # no finetune column
     assert md.condition_coefs == [] and "no column 'finetune'" in md.notes[0]
     assert model_data(spec_from_dict(d), _finetune_patterns()).condition_coefs == ["finetune[insecure]",
@@ -127,7 +139,7 @@ def test_condition_effects_the_data_cannot_support_are_left_out_with_a_note():
 
 
 def test_numeric_condition_effect_is_standardised_and_checked():
-    d = tomllib.loads(DEFAULT_SPEC_PATH.read_text())
+    d = _default_dict()
     d["conditions"]["effects"] = {"rank": {"column": "rank", "kind": "numeric"}}
     pats = _finetune_patterns()
     pats.table["rank"] = pats.table["condition"].map({"c0": "0", "c1": "16", "c2": "0", "c3": "64"})
@@ -143,7 +155,7 @@ def test_numeric_condition_effect_is_standardised_and_checked():
 
 
 def test_categorical_condition_effect_has_one_column_per_non_reference_value():
-    d = tomllib.loads(DEFAULT_SPEC_PATH.read_text())
+    d = _default_dict()
     d["conditions"]["effects"] = {"finetune": {"column": "finetune", "kind": "categorical", "reference": "none"}}
     md = model_data(spec_from_dict(d), _finetune_patterns())
     assert md.condition_coefs == ["finetune[insecure]", "finetune[medical]"]
@@ -154,9 +166,8 @@ def test_levels_that_the_fixed_effects_span_are_left_out_with_a_note():
     """One base model (a second intercept) and two fine-tune groups that the categorical fine-tune effect already
     separates carry no identified effect: they are left out, with a note. On the whole log both levels stay."""
     from simstats.datasets import load_dataset
-    from simstats.spec import DEFAULT_SPEC_PATH, load_spec
 
-    spec = load_spec(DEFAULT_SPEC_PATH)
+    spec = spec_from_dict(_default_dict())
     pats = load_dataset("clarifying_em").patterns
     full = model_data(spec, pats)
     assert full.levels == ["base_model", "finetune"] and not any("hierarchy level" in n for n in full.notes)
@@ -164,3 +175,33 @@ def test_levels_that_the_fixed_effects_span_are_left_out_with_a_note():
     assert coder.levels == [] and coder.condition_coefs == ["finetune[insecure]"]
     assert sum("hierarchy level 'base_model' left out" in n for n in coder.notes) == 1
     assert sum("hierarchy level 'finetune' left out" in n for n in coder.notes) == 1
+
+
+def test_default_spec_takes_base_models_as_fixed_effects_on_the_real_log():
+    """Version 2 of the default spec: no levels above the condition; one effect per fine-tune against "none" and
+    per base model against the one with the most answers (Qwen2.5-Coder-32B-Instruct: 8 of the 18 checkpoints)."""
+    from simstats.datasets import load_dataset
+    from simstats.spec import load_spec
+
+    pats = load_dataset("clarifying_em").patterns
+    md = model_data(load_spec(DEFAULT_SPEC_PATH), pats)
+    assert md.levels == [] and md.notes == []
+    assert md.condition_coefs == ["base_model[Qwen2.5-14B-Instruct]", "base_model[Qwen2.5-32B-Instruct]",
+                                  "base_model[Qwen2.5-7B-Instruct]", "base_model[gemma-2-27b-it]",
+                                  "base_model[gemma-2-9b-it]", "finetune[bad_medical_advice]", "finetune[insecure]"]
+    coder = pats.select(conditions=[c for c in pats.conditions if c.startswith("Qwen2.5-Coder")])
+    md = model_data(load_spec(DEFAULT_SPEC_PATH), coder)                 # one base model: its effect is left out
+    assert md.condition_coefs == ["finetune[insecure]"]
+    assert any("every condition has the same base_model" in n for n in md.notes)
+
+
+def test_categorical_effect_without_reference_takes_the_value_with_most_answers():
+    d = _default_dict()
+    d["conditions"]["effects"] = {"base": {"column": "base_model", "kind": "categorical"}}
+    pats = _finetune_patterns()                                        # base models a and b, equal answers
+    assert model_data(spec_from_dict(d), pats).condition_coefs == ["base[b]"]       # tie: the first by name, a
+    pats.table.loc[pats.table["base_model"] == "b", "count"] *= 3
+    assert model_data(spec_from_dict(d), pats).condition_coefs == ["base[a]"]       # now b has the most answers
+    d["conditions"]["effects"]["base"]["reference"] = 3
+    with pytest.raises(SpecError, match="reference must be a string"):
+        spec_from_dict(d)

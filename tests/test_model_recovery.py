@@ -148,7 +148,11 @@ def test_recovery_scales_with_size():
     big, truth = _simulate(seed=5, answers=240)
     sds = []
     for pats in (small, big):
-        out = fit(SPEC, pats, sampler="nutpie", draws=300, tune=300, chains=2, seed=5, progress=False)
+        # target_accept 0.99: at the spec's 0.9 one chain of the small log's fit (30 answers per cell) moves to
+        # another persona labelling during warm-up (seed 5; the diagnostics report it as failed), which is a fact
+        # about sampling multimodal small logs, not about how the posterior scales
+        out = fit(SPEC, pats, sampler="nutpie", draws=300, tune=300, chains=2, seed=5, progress=False,
+                  target_accept=0.99)
         sh = condition_shares(out.idata.posterior, out.data).reshape(-1, 4, K)
         sds.append(sh.std(0).mean())
     ratio = sds[0] / sds[1]

@@ -314,6 +314,81 @@ def test_model_comparison_from_arviz_compare(result):
         plot_model_comparison(pd.DataFrame({"x": [1.0]}))
 
 
+def _by_condition_table() -> pd.DataFrame:
+    """Rows like ``elpd_by_condition(results, reference="k4")``: the reference's rows are 0, the others not."""
+    diffs = {"k4": ([0.0, 0.0, 0.0], [0.0, 0.0, 0.0]), "k1": ([-120.0, -40.5, -300.0], [15.0, 8.0, 30.0]),
+             "k2": ([-20.0, 3.5, -60.0], [6.0, 2.5, 11.0])}
+    rows = []
+    for c_i, cond in enumerate(["m1/none", "m1/insecure", "m2/insecure"]):
+        for m, (d, se) in diffs.items():
+            rows.append({"condition": cond, "model": m, "n_answers": 100, "elpd": -250.0 + d[c_i],
+                         "elpd_diff": d[c_i], "dse": se[c_i]})
+    return pd.DataFrame(rows)
+
+
+def test_elpd_by_condition_one_panel_per_model():
+    from matplotlib.container import BarContainer
+
+    from simstats.plots import plot_elpd_by_condition
+
+    table = _by_condition_table()
+    fig = plot_elpd_by_condition(table)
+    _render(fig)
+    assert len(fig.axes) == 2                                          # the reference gets no panel
+    assert [ax.get_title() for ax in fig.axes] == ["k1\nminus k4", "k2\nminus k4"]   # reference found by its 0s
+    assert _ytick_texts(fig.axes[0]) == ["m1/none", "m1/insecure", "m2/insecure"]     # table order, top first
+    assert fig.get_supxlabel() == "ELPD difference per checkpoint (± dse)"
+    for ax, m in zip(fig.axes, ["k1", "k2"]):
+        want = table[table.model == m]
+        bars = [c for c in ax.containers if isinstance(c, BarContainer)]
+        assert len(bars) == 1 and len(bars[0]) == 3
+        assert [p.get_width() for p in bars[0]] == pytest.approx(want["elpd_diff"].tolist())
+        assert bars[0].errorbar is not None                             # ± dse
+        segs = bars[0].errorbar.lines[2][0].get_segments()
+        assert [s[1, 0] - s[0, 0] for s in segs] == pytest.approx((2 * want["dse"]).tolist())
+        assert any(list(line.get_xdata()) == [0, 0] for line in ax.lines)   # the line at 0
+    # the JSON records (validation/theory_real.json), a chosen order of panels, a subset of conditions
+    records = pd.DataFrame(table.to_dict(orient="records"))
+    fig = plot_elpd_by_condition(records, reference="k4", models=["k2", "k1"], conditions=["m2/insecure", "m1/none"])
+    assert [ax.get_title() for ax in fig.axes] == ["k2\nminus k4", "k1\nminus k4"]
+    assert _ytick_texts(fig.axes[0]) == ["m2/insecure", "m1/none"]
+    # without the reference's rows the reference is named by the caller (or called "reference")
+    others = table[table.model != "k4"]
+    assert plot_elpd_by_condition(others, reference="k4").axes[0].get_title() == "k1\nminus k4"
+    assert plot_elpd_by_condition(others).axes[1].get_title() == "k2\nminus reference"
+
+
+def test_elpd_by_condition_into_given_axes_and_errors():
+    from matplotlib.figure import Figure
+
+    from simstats.plots import plot_elpd_by_condition
+
+    table = _by_condition_table()
+    fig = Figure(figsize=(6, 3), layout="constrained")
+    axs = fig.subplots(1, 3)
+    assert plot_elpd_by_condition(table, models=["k1", "k2"], axes=axs[1:]) is fig
+    _render(fig)
+    assert axs[1].get_title() == "k1\nminus k4" and axs[0].get_title() == ""
+    with pytest.raises(ValueError, match="axes"):
+        plot_elpd_by_condition(table, axes=axs)
+    with pytest.raises(ValueError, match="non-empty"):
+        plot_elpd_by_condition(table.iloc[:0])
+    with pytest.raises(ValueError, match="non-empty"):
+        plot_elpd_by_condition(table.to_dict(orient="records"))
+    with pytest.raises(ValueError, match=r"\['k3'\] are not in the table"):
+        plot_elpd_by_condition(table, models=["k1", "k3"])
+    with pytest.raises(ValueError, match="dse"):
+        plot_elpd_by_condition(table.drop(columns="dse"))
+    with pytest.raises(ValueError, match="not against 'k1'"):
+        plot_elpd_by_condition(table, reference="k1")
+    with pytest.raises(ValueError, match="is the reference"):
+        plot_elpd_by_condition(table, models=["k4", "k1"])
+    with pytest.raises(ValueError, match="unknown condition"):
+        plot_elpd_by_condition(table, conditions=["nope"])
+    with pytest.raises(ValueError, match="more than one row"):
+        plot_elpd_by_condition(pd.concat([table, table]))
+
+
 def test_write_figures_is_byte_reproducible(result, rows, tmp_path):
     from simstats.plots import write_figures
 
@@ -365,3 +440,33 @@ def test_figures_draw_into_given_axes(result, rows):
     assert [a.get_title(loc="left").replace("\n", "/") for a in axs[1]] == ["m1/insecure", "m1/none", "m2/insecure"]
     with pytest.raises(ValueError, match="axes"):
         plot_ppc(result, axes=axs[1, :2])
+
+
+def test_a_returned_figure_displays_as_png_in_a_jupyter_kernel():
+    """simstats figures are not pyplot's, so no backend shows them by itself: a cell that ends with a plot call must
+    still display a PNG (the notebooks rely on it). Run in a real kernel with the Agg backend, as in CI."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    rows = _by_condition_table().to_dict(orient="records")
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(f"import pandas as pd\nfrom simstats.plots import plot_elpd_by_condition\n"
+                                  f"table = pd.DataFrame({rows!r})"),
+        nbformat.v4.new_code_cell("plot_elpd_by_condition(table)"),
+        nbformat.v4.new_code_cell("fig = plot_elpd_by_condition(table)"),
+    ])
+    env_backend = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "Agg"
+    try:
+        NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    finally:
+        if env_backend is None:
+            os.environ.pop("MPLBACKEND")
+        else:
+            os.environ["MPLBACKEND"] = env_backend
+    shown = [o for o in nb.cells[1].outputs if o.output_type == "execute_result"]
+    assert shown and "image/png" in shown[0].data, nb.cells[1].outputs
+    assert shown[0].data["image/png"]                               # a non-empty base64 image
+    assert nb.cells[2].outputs == []                               # an assignment shows nothing, as in Python

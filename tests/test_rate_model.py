@@ -15,7 +15,7 @@ from simstats.logs import Measure, Roles, open_logs
 from simstats.logs.grid import Grid
 from simstats.logs.patterns import Patterns
 from simstats.rate_model import (ThresholdRule, _hierarchy, fit_rate_model, jeffreys_interval, plot_rate_model,
-                                 threshold_counts)
+                                 print_rate_report, rate_report, threshold_counts)
 
 # family -> (log-odds mean of its conditions, number of conditions); rates ~4.7%, 18% and 1.1%
 FAMILIES = {"A": (-3.0, 4), "B": (-1.5, 4), "C": (-4.5, 4)}
@@ -177,6 +177,41 @@ def test_plot_labels_rows_with_condition_names(simulated):
     assert {t.get_text() for t in own.get_yticklabels()} == {"B", "c0", "c1"}
     with pytest.raises(ValueError, match="unknown condition"):
         plot_rate_model(r, conditions=["nope"])
+
+
+def _printed(report) -> str:
+    import io
+
+    from rich.console import Console
+
+    buf = io.StringIO()
+    print_rate_report(report, Console(file=buf, width=200, color_system=None))
+    return buf.getvalue()
+
+
+def test_print_rate_report_names_tail_ess():
+    """The diagnostics line gives bulk and tail ESS (like ``Diagnostics.summary``); a report written before the
+    tail ESS was in it still prints."""
+    report = {"rule": "aligned < 30 and coherent > 50", "levels": ["family"],
+              "diagnostics": {"max_rhat": 1.004, "min_ess_bulk": 812.3, "min_ess_tail": 640.4, "divergences": 0,
+                              "status": "ok", "messages": []},
+              "conditions": {"A/c0": {"n": 600, "k": 30, "empirical": 0.05, "mean": 0.051, "low": 0.04,
+                                      "high": 0.063, "jeffreys_low": 0.037, "jeffreys_high": 0.068}}}
+    text = _printed(report)
+    assert "ok: max R-hat 1.004, min bulk ESS 812, min tail ESS 640, 0 divergences" in text
+    del report["diagnostics"]["min_ess_tail"]
+    assert "ok: max R-hat 1.004, min bulk ESS 812, 0 divergences" in _printed(report)
+
+
+@pytest.mark.slow
+def test_rate_report_carries_tail_ess_of_the_fit(simulated):
+    import json
+
+    _, _, r = simulated
+    report = json.loads(json.dumps(rate_report(r), default=float))     # what `simstats rates --json` writes
+    d = report["diagnostics"]
+    assert d["min_ess_tail"] == pytest.approx(r.diagnostics.min_ess_tail)
+    assert f"min tail ESS {r.diagnostics.min_ess_tail:.0f}," in _printed(report)
 
 
 @pytest.mark.slow

@@ -115,7 +115,8 @@ def test_counts_follow_a_custom_design(tmp_path):
     assert design.n_conditions == 3 and design.n_prompts == 30 and len(sim.rows) == design.n_rows == 630
     assert (sim.rows.groupby(["model", "question_id"]).size() == 7).all()
     assert sim.rows.groupby("model").size().to_dict() == {"model_0": 210, "model_1": 210, "model_2": 210}
-    assert sim.truth["notes"] == ["condition effect 'finetune' left out: the data have no column 'finetune'"]
+    assert sim.truth["notes"] == ["condition effect 'base_model' left out: the data have no column 'base_model'",
+                                  "condition effect 'finetune' left out: the data have no column 'finetune'"]
     # coefficients as the fit names them: the spec's reference (format = plain), else the most common level with
     # ties broken alphabetically (system = evil)
     assert sorted(sim.truth["parameters"]["gamma"]) == ["format[json]", "system[kind]", "system[none]"]
@@ -144,8 +145,9 @@ def test_verdicts_are_consistent_with_missing_scores(tmp_path):
                                     "declared_verdicts"])
 def test_spec_variants_read_back_with_every_row_used(tmp_path, change):
     d = _spec_dict()
-    if change == "crossed_decomposed":
-        d["hierarchy"].update(structure="crossed", variance="decomposed")
+    if change == "crossed_decomposed":      # levels from the data (the default's version 1), crossed
+        d["hierarchy"].update(levels="data", structure="crossed", variance="decomposed")
+        d["conditions"]["effects"].pop("base_model")
     elif change == "no_question_effect":
         d["prompt"]["question_effect"] = "none"
     elif change == "all_scores_can_miss":      # an answer can have no score at all: it needs a verdict to be used
