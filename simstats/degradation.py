@@ -41,8 +41,8 @@ import pandas as pd
 from scipy import special
 
 from simstats.builders import CONDITION, CONDITION_COEF, COEF, PROMPT, ModelData, data_arrays, question_effect
-from simstats.likelihoods import (beta_bin_probs, beta_bins_pt, logit_normal_bin_probs, logit_normal_bins_pt,
-                                  logit_normal_moments)
+from simstats.likelihoods import (beta_bin_probs, beta_bins_pt, binned_beta_start, binned_logit_normal_start,
+                                  logit_normal_bin_probs, logit_normal_bins_pt, logit_normal_moments)
 from simstats.spec import ModelSpec
 
 PARAM, MEASURE = "degradation_param", "measure"
@@ -226,8 +226,8 @@ def build_degradation(spec: ModelSpec, data: ModelData, *, rows: bool = False):
         shift = _location_shifts(spec, data, D)
         cell_c, pat_cell, pat_em, count = D["cell_condition"], D["pattern_cell"], D["pattern_emission"], D["count"]
         ll = 0.0
+        th = theta[cell_c]                                                      # (cells, P), gathered once
         for j, m in enumerate(data.measures):
-            th = theta[cell_c]                                                  # (cells, P)
             loc = th[:, _column(data, m, "location")] + shift[:, j]
             noscore = pt.sigmoid(th[:, _column(data, m, "no_score")])
             logtab = _logtable(data, m, loc, th[:, _column(data, m, "spread")], noscore)
@@ -312,18 +312,10 @@ def _empirical_theta(data: ModelData) -> np.ndarray:
     for m in data.measures:
         g = data.patterns.grids[m]
         cat = data.pattern_cat[m]
-        centre = np.concatenate([[0.5], (g.centres - g.lower) / (g.upper - g.lower)])[cat]
-        scored = (cat > 0) * cnt
-        n = np.bincount(pc, scored, C) + 1.0
-        if shape(data, m) == "binned_logit_normal":       # moments of the logit of the bin centres
-            lc = special.logit(centre)
-            loc = np.bincount(pc, scored * lc, C) / n
-            sd = np.sqrt(np.clip(np.bincount(pc, scored * lc ** 2, C) / n - loc ** 2, 0.04, None))
-            spread = np.log(sd)
-        else:
-            mean = np.clip((np.bincount(pc, scored * centre, C) + 0.5) / n, 0.02, 0.98)
-            var = np.clip(np.bincount(pc, scored * centre ** 2, C) / n - mean ** 2, 1e-3, None)
-            loc, spread = special.logit(mean), np.log(np.clip(mean * (1 - mean) / var - 1, 0.5, 200.0))
+        counts = np.zeros((C, g.n_bins))                    # scored answers per condition and bin
+        np.add.at(counts, (pc[cat > 0], cat[cat > 0] - 1), cnt[cat > 0])
+        start = binned_logit_normal_start if shape(data, m) == "binned_logit_normal" else binned_beta_start
+        loc, spread = start(g, counts)
         miss = (np.bincount(pc, (cat == 0) * cnt, C) + 0.5) / (np.bincount(pc, cnt, C) + 1.0)
         cols += [loc, spread, special.logit(miss)]
     if data.verdict_levels is not None:

@@ -140,12 +140,29 @@ def logit_normal_moments(location: np.ndarray, scale: np.ndarray, n_nodes: int =
     return mean, np.sqrt(np.clip((y ** 2 * w).sum(-1) - mean ** 2, 0.0, None))
 
 
-def _binned_logit_moments(grid: Grid, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and sd of the logit of the bin centres under bin probabilities ``probs`` (..., n_bins)."""
+def binned_logit_normal_start(grid: Grid, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(location, log scale) of a logit-normal with the mean and sd of the logit of the bin centres under bin
+    probabilities or counts ``probs`` (..., n_bins): a start value. The sd is floored at 0.2.
+
+    >>> loc, log_s = binned_logit_normal_start(Grid(0, 100, 2), np.array([1.0, 1.0]))
+    >>> round(float(loc), 6), round(float(np.exp(log_s)), 3)
+    (0.0, 1.099)
+    """
     b = probs / np.clip(probs.sum(-1, keepdims=True), 1e-12, None)
     lc = special.logit((grid.centres - grid.lower) / (grid.upper - grid.lower))
     mean = (b * lc).sum(-1)
-    return mean, np.sqrt(np.clip((b * (lc - mean[..., None]) ** 2).sum(-1), 0.04, None))
+    return mean, 0.5 * np.log(np.clip((b * (lc - mean[..., None]) ** 2).sum(-1), 0.04, None))
+
+
+def binned_beta_start(grid: Grid, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(logit mean, log concentration) of the Beta with the method-of-moments fit to the bin centres under bin
+    probabilities or counts ``probs`` (..., n_bins): a start value (mean kept in [0.02, 0.98], concentration in
+    [0.2, 200])."""
+    b = probs / np.clip(probs.sum(-1, keepdims=True), 1e-12, None)
+    c = (grid.centres - grid.lower) / (grid.upper - grid.lower)
+    mean = np.clip((b * c).sum(-1), 0.02, 0.98)
+    var = np.clip((b * (c - mean[..., None]) ** 2).sum(-1), 1e-4, None)
+    return special.logit(mean), np.log(np.clip(mean * (1 - mean) / var - 1, 0.2, 200))
 
 
 def anchor_profile(grid: Grid, mean: float, no_score: float, spread: float = ANCHOR_SPREAD) -> np.ndarray:
@@ -235,12 +252,8 @@ class BinnedBeta:
 
     def initial_values(self, measure, grid, probs):
         q = np.clip(probs[:, 0], 1e-3, 0.999)
-        b = probs[:, 1:] / np.clip(probs[:, 1:].sum(-1, keepdims=True), 1e-12, None)
-        c = (grid.centres - grid.lower) / (grid.upper - grid.lower)
-        mean = np.clip((b * c).sum(-1), 0.02, 0.98)
-        var = np.clip((b * (c - mean[:, None]) ** 2).sum(-1), 1e-4, None)
-        conc = np.clip(mean * (1 - mean) / var - 1, 0.2, 200)
-        return {f"fp_{measure}_mean_logit": special.logit(mean), f"fp_{measure}_log_conc": np.log(conc),
+        mean_logit, log_conc = binned_beta_start(grid, probs[:, 1:])
+        return {f"fp_{measure}_mean_logit": mean_logit, f"fp_{measure}_log_conc": log_conc,
                 f"fp_{measure}_noscore_logit": special.logit(q)}
 
     def prior_table(self, grid, anchors, strength):
@@ -274,8 +287,8 @@ class BinnedLogitNormal:
 
     def initial_values(self, measure, grid, probs):
         q = np.clip(probs[:, 0], 1e-3, 0.999)
-        loc, sd = _binned_logit_moments(grid, probs[:, 1:])
-        return {f"fp_{measure}_location": loc, f"fp_{measure}_log_scale": np.log(sd),
+        loc, log_scale = binned_logit_normal_start(grid, probs[:, 1:])
+        return {f"fp_{measure}_location": loc, f"fp_{measure}_log_scale": log_scale,
                 f"fp_{measure}_noscore_logit": special.logit(q)}
 
     def prior_table(self, grid, anchors, strength):
@@ -460,6 +473,8 @@ __all__ = [
     "anchor_profile",
     "beta_bin_probs",
     "beta_bins_pt",
+    "binned_beta_start",
+    "binned_logit_normal_start",
     "category_index",
     "category_labels",
     "logit_edges",
