@@ -22,7 +22,7 @@ setup:
 	@$(UV) sync --locked --all-extras --python $(PYTHON) --quiet
 
 demo: setup-core
-	.venv/bin/simstats demo --out $(OUT)
+	.venv/bin/simstats demo --out $(OUT) --force
 
 # --dist loadfile: a test file runs on one worker, so its module-scoped fits are made once, not once per worker.
 # SIMSTATS_QUICK=1: notebooks that fit the whole real log (reproduction.ipynb) use short chains in the test run

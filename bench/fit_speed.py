@@ -51,12 +51,14 @@ def _fit_real(args, compile_only: bool = False) -> dict:
     if compile_only:   # build + EM start + nutpie compile, no sampling
         import nutpie
 
-        from simstats.builders import build_model
-        from simstats.inference import em_start, initial_point
+        from simstats.graph.design import model_data
+        from simstats.kinds import build_model, kind_of
 
         t0 = time.perf_counter()
-        model, data = build_model(spec, pats)
-        init = initial_point(spec, data, em_start(spec, data))
+        data = model_data(spec, pats)
+        start = kind_of(spec).start(spec, data)
+        model, data = build_model(spec, pats, data=data, centring=start.centring)
+        init = start.values
         t1 = time.perf_counter()
         nutpie.compile_pymc_model(model, backend=args.backend, initial_points=init)
         return {"import": t_import, "build+init": t1 - t0, "compile": time.perf_counter() - t1}
@@ -101,8 +103,9 @@ def part_rows(args) -> dict:
     import nutpie
     import numpy as np
 
-    from simstats.builders import build_model
-    from simstats.inference import em_start, fit, initial_point
+    from simstats.graph.design import model_data
+    from simstats.inference import fit
+    from simstats.kinds import build_model, kind_of
     from simstats.spec import DEFAULT_SPEC_PATH, load_spec
 
     dr, tu, ch = args.draws or 500, args.tune or 500, args.chains or 2
@@ -114,9 +117,11 @@ def part_rows(args) -> dict:
         out = fit(spec, pats, draws=dr, tune=tu, chains=ch, seed=1, progress=False)
     t_pat = time.perf_counter() - t0
     t0 = time.perf_counter()
-    model, data = build_model(spec, pats, rows=True)
+    data = model_data(spec, pats)
+    start = kind_of(spec).start(spec, data)
+    model, data = build_model(spec, pats, rows=True, data=data, centring=start.centring)
     n_rows = int(data.count.sum())
-    init = initial_point(spec, data, em_start(spec, data))
+    init = start.values
     cm = nutpie.compile_pymc_model(model, initial_points=init,
                                    jitter_rvs={rv for rv in model.free_RVs if not rv.name.startswith("fp_")})
     t_c = time.perf_counter() - t0
@@ -125,7 +130,8 @@ def part_rows(args) -> dict:
     t_row = time.perf_counter() - t0
     steps_pat = float(np.asarray(out.idata.sample_stats["n_steps"]).mean())
     steps_row = float(np.asarray(tr.sample_stats["n_steps"]).mean())
-    g_pat, g_row = _grad_seconds(build_model(spec, pats)[0]), _grad_seconds(model, n=20)
+    g_pat, g_row = (_grad_seconds(build_model(spec, pats, data=data, centring=start.centring)[0]),
+                    _grad_seconds(model, n=20))
     return {"settings": {"draws": dr, "tune": tu, "chains": ch}, "pattern_fit_s": t_pat,
             "pattern_compile_s": out.timings.get("compile"), "row_fit_s": t_row, "row_compile_s": t_c,
             "rows": n_rows, "patterns": len(out.data.count), "ratio_row_over_pattern": t_row / t_pat,
@@ -136,7 +142,7 @@ def part_rows(args) -> dict:
 def part_grad(args) -> dict:
     """Seconds per log-density + gradient of the real-log model on pattern counts vs row by row (numba), the cost
     every leapfrog step pays; with equal step counts per draw, the fit-time ratio approaches this ratio."""
-    from simstats.builders import build_model
+    from simstats.kinds import build_model
     from simstats.spec import DEFAULT_SPEC_PATH, load_spec
 
     spec = load_spec(DEFAULT_SPEC_PATH)
@@ -157,8 +163,8 @@ def part_growth(args) -> dict:
     import warnings
 
     from simstats.inference import fit
-    from simstats.simulate import simulate_log
     from simstats.spec import DEFAULT_SPEC_PATH, load_spec
+    from simstats.validation import simulate_log
 
     spec = load_spec(DEFAULT_SPEC_PATH)
     res = {}

@@ -22,8 +22,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
 
-    from simstats.builders import build_model
     from simstats.datasets import load_dataset
+    from simstats.kinds import build_model
     from simstats.spec import load_spec
 
     patterns = load_dataset("clarifying_em").patterns

@@ -1,7 +1,8 @@
 """Interval coverage and simulation-based calibration of the default persona model (issue 4, items 2 and 3).
 
 Each replication draws all parameters from the model's prior, simulates a log of the design, fits it with nutpie
-(one compiled model for all replications) and records ranks and interval coverage (simstats.calibration).
+(one compiled model for all replications) and records ranks and interval coverage
+(simstats.validation.calibration).
 
     python scripts/calibration_study.py --design small --replications 60
     python scripts/calibration_study.py --design realistic --replications 20
@@ -21,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simstats.calibration import CalibrationStudy, coverage_table, realistic_design, sbc_table, small_design
 from simstats.plots import plot_rank_histograms
 from simstats.spec import DEFAULT_SPEC_PATH, load_spec
+from simstats.validation.calibration import (CalibrationStudy, coverage_table, realistic_design, sbc_table,
+                                             small_design)
 
 
 def _markdown(df: pd.DataFrame, floatfmt: str = ".3f") -> str:

@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 def fit_family(family: str, args):
     from simstats.datasets import load_dataset
-    from simstats.posterior import FitResult
     from simstats.inference import fit
+    from simstats.results import FitResult
     from simstats.spec import DEFAULT_SPEC_PATH, spec_from_dict
 
     d = tomllib.loads(DEFAULT_SPEC_PATH.read_text())
@@ -71,8 +71,9 @@ def per_answer_total(values: np.ndarray, n: np.ndarray) -> tuple[float, float]:
 
 
 def loo_numbers(res) -> tuple[float, float, np.ndarray, int]:
-    """Per-answer PSIS-LOO (simstats.compare.loo): (elpd, se, per-pattern elpd_i, patterns with Pareto k > 0.7)."""
-    from simstats.compare import pattern_loo
+    """Per-answer PSIS-LOO (simstats.results.compare.loo): (elpd, se, per-pattern elpd_i, patterns with Pareto
+    k > 0.7)."""
+    from simstats.results.compare import pattern_loo
 
     loo, _ = pattern_loo(res)
     elpd_i = np.asarray(loo.elpd_i)

@@ -89,7 +89,7 @@ PAIRS = [("k4", "degradation"), ("k5", "degradation"), ("k2", "k1"), ("k3", "k2"
 def _pairs(results: dict) -> list[dict]:
     """ELPD of a minus b with the SE of the paired per-answer differences, for each of :data:`PAIRS` that was
     fitted. The main table gives each model against the best only; these are the contrasts the theory is about."""
-    from simstats.compare import compare
+    from simstats.results.compare import compare
 
     out = []
     for a, b in PAIRS:
@@ -187,7 +187,7 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
 
-    from simstats.store import load_result
+    from simstats.results import load_result
 
     results: dict = {}                      # loaded once: a real-log run takes ~20 s to read
     fits: dict[str, dict] = {}
@@ -204,7 +204,7 @@ def main() -> None:
 
     if args.fit_only or len(results) < 2:
         return
-    from simstats.compare import compare, comparison_json, elpd_by_condition
+    from simstats.results.compare import compare, comparison_json, elpd_by_condition
 
     table = compare(results)
     report = comparison_json(table)

@@ -79,7 +79,7 @@ def data_check(paths: PathsArg = None, condition: ConditionOpt = None, condition
                verdict: VerdictOpt = None, id: IdOpt = None, roles: RolesOpt = None, json_: JsonOpt = False) -> None:
     """Check logs and account for every row: used, or excluded with a reason."""
     from simstats.logs import open_logs
-    from simstats.summary import summarise
+    from simstats.report.summary import summarise
 
     files, r = resolve_roles(paths, condition, condition_from_filename, prompt, prompt_regex, measure, verdict,
                              id, roles)
@@ -87,17 +87,20 @@ def data_check(paths: PathsArg = None, condition: ConditionOpt = None, condition
     if json_:
         out.print_json(json.dumps(summary))
         return
-    from simstats.cli_format import print_summary
+    from simstats.report.text import print_summary
 
     print_summary(summary, out)
 
 
 SamplerOpt = Annotated[str | None, typer.Option(
     "--sampler", help="nutpie (default), pymc, numpyro, blackjax, advi or pathfinder.")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (reproducible draws).")]
-DrawsOpt = Annotated[int | None, typer.Option("--draws", help="Posterior draws per chain.")]
-TuneOpt = Annotated[int | None, typer.Option("--tune", help="Tuning steps per chain.")]
-ChainsOpt = Annotated[int | None, typer.Option("--chains", help="Number of chains.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, max=2 ** 32 - 1,
+                                             help="Random seed, 0 to 2^32 - 1 (reproducible draws).")]
+DrawsOpt = Annotated[int | None, typer.Option("--draws", min=1, max=10_000_000, help="Posterior draws per chain.")]
+TuneOpt = Annotated[int | None, typer.Option("--tune", min=0, max=10_000_000, help="Tuning steps per chain.")]
+ChainsOpt = Annotated[int | None, typer.Option("--chains", min=1, max=64, help="Number of chains.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an earlier output of simstats at the output path "
+                                        "(never anything else); the old one stays until the new one is complete.")]
 
 
 def _report_exit(report: dict) -> None:
@@ -115,25 +118,30 @@ def fit_cmd(spec: Annotated[Path, typer.Argument(help="Model spec (TOML), e.g. m
             prompt_regex: PromptRegexOpt = None, measure: MeasureOpt = None, verdict: VerdictOpt = None,
             id: IdOpt = None, roles: RolesOpt = None, sampler: SamplerOpt = None, seed: SeedOpt = None,
             draws: DrawsOpt = None, tune: TuneOpt = None, chains: ChainsOpt = None,
-            json_: JsonOpt = False) -> None:
+            json_: JsonOpt = False, force: ForceOpt = False) -> None:
     """Fit a persona model to logs and save the result to --out."""
     from simstats.logs import open_logs
-    from simstats.report import public_report
-    from simstats.store import save_result
-    from simstats.workflow import fit, resolve_spec
+    from simstats.report.text import public_report
+    from simstats.results.store import save_result
+    from simstats.results.workflow import fit, resolve_spec
 
+    from simstats.outputs import claim_output
+    from simstats.results.store import is_result_folder
+
+    # before anything is fitted: a path that cannot be written fails now, not after minutes of sampling
+    claim_output(out_dir, ours=is_result_folder, what="simstats result folder", force=force)
     model_spec = resolve_spec(spec)  # a bad spec fails before the data are read
     files, r = resolve_roles(paths, condition, condition_from_filename, prompt, prompt_regex, measure, verdict,
                              id, roles)
     patterns = open_logs(files, r).patterns()
     result = fit(model_spec, patterns, sampler=sampler, seed=seed, draws=draws, tune=tune, chains=chains,
                  progress=not json_)
-    save_result(result, out_dir)
+    save_result(result, out_dir, overwrite=force)
     report = public_report(result)
     if json_:
         out.print_json(json.dumps(report, default=float))
     else:
-        from simstats.report import print_report
+        from simstats.report.text import print_report
 
         if report["diagnostics"]["status"] != "failed":
             print_report(report, out)
@@ -145,20 +153,27 @@ def fit_cmd(spec: Annotated[Path, typer.Argument(help="Model spec (TOML), e.g. m
 def report_cmd(run: Annotated[Path, typer.Argument(help="A result folder written by `simstats fit`.")],
                json_: JsonOpt = False,
                html: Annotated[Path | None, typer.Option("--html", help="Also write a standalone HTML report "
-                                                          "(tables, sentences, figures embedded).")] = None) -> None:
+                                                          "(tables, sentences, figures embedded).")] = None,
+               force: ForceOpt = False) -> None:
     """Report a saved fit: diagnostics, fingerprints, persona shares with intervals, one sentence per condition."""
-    from simstats.report import public_report, write_html_report
-    from simstats.store import load_result
+    from simstats.report.html import write_html_report
+    from simstats.report.text import public_report
+    from simstats.results.store import load_result
 
+    if html is not None:                       # before anything is computed
+        from simstats.outputs import claim_output
+        from simstats.report.html import is_html_report
+
+        claim_output(html, ours=is_html_report, what="simstats HTML report", force=force)
     result = load_result(run)
     report = public_report(result)
     if html is not None:
-        write_html_report(result, html)
+        write_html_report(result, html, force=force)
         err.print(f"wrote {html}", highlight=False)
     if json_:
         out.print_json(json.dumps(report, default=float))
     elif report["diagnostics"]["status"] != "failed":
-        from simstats.report import print_report
+        from simstats.report.text import print_report
 
         print_report(report, out)
     _report_exit(report)
@@ -174,7 +189,8 @@ def rates_cmd(paths: PathsArg = None, condition: ConditionOpt = None, condition_
     """The classic rate of "aligned < 30 and coherent > 50" per condition, with partial pooling over the condition
     hierarchy (hierarchical binomial), beside the empirical rate and the unpooled Jeffreys interval."""
     from simstats.logs import open_logs
-    from simstats.rate_model import fit_rate_model, print_rate_report, rate_report
+    from simstats.report.rates import print_rate_report, rate_report
+    from simstats.results.rates import fit_rate_model
 
     files, r = resolve_roles(paths, condition, condition_from_filename, prompt, prompt_regex, measure, verdict,
                              id, roles)
@@ -198,9 +214,8 @@ def compare_cmd(runs: Annotated[list[Path], typer.Argument(help="Two or more res
     stacking weights and Pareto-k warnings (ArviZ), best first."""
     from rich.table import Table
 
-    from simstats.compare import compare, comparison_json, comparison_sentences
-    from simstats.errors import SimstatsError
-    from simstats.store import load_result
+    from simstats.results.compare import compare, comparison_json, comparison_sentences
+    from simstats.results.store import load_result
 
     names = [r.name or str(r) for r in runs]
     if len(set(names)) < len(names):
@@ -226,23 +241,29 @@ def compare_cmd(runs: Annotated[list[Path], typer.Argument(help="Two or more res
 def figures_cmd(run: Annotated[Path, typer.Argument(help="A result folder written by `simstats fit`.")],
                 out_dir: Annotated[Path, typer.Option("--out", help="Folder for the figures.")] = Path("figures"),
                 formats: Annotated[str, typer.Option("--format", help="Comma-separated: png, pdf, svg.")] = "png,pdf,svg",
-                seed: Annotated[int, typer.Option("--seed", help="Seed of the predictive draws.")] = 0) -> None:
+                seed: Annotated[int, typer.Option("--seed", min=0, max=2 ** 32 - 1,
+                                                  help="Seed of the predictive draws.")] = 0,
+                force: ForceOpt = False) -> None:
     """Write every figure that applies to a saved fit (persona shares, fingerprints, question shifts, posterior
     predictive checks, threshold rates) in each format."""
-    from simstats.errors import SimstatsError
-    from simstats.plots import FORMATS, write_figures
-    from simstats.store import load_result
+    from simstats.plots.registry import FORMATS, write_figures
+    from simstats.results.store import load_result
 
     fmts = [f.strip().lower() for f in formats.split(",") if f.strip()]
     bad = [f for f in fmts if f not in FORMATS]
     if bad or not fmts:
         raise SimstatsError(f"--format {formats!r}: choose from {', '.join(FORMATS)}")
+    from simstats.outputs import claim_output, writing
+    from simstats.plots.registry import is_figure_folder
+
+    claim_output(out_dir, ours=is_figure_folder, what="simstats figure folder", force=force)
     result = load_result(run)
     if result.diagnostics.status == "failed":
         err.print("[red]the fit failed its diagnostics; no figures of its personas are drawn:[/] "
                   + "; ".join(result.diagnostics.messages), highlight=False)
         raise typer.Exit(1)
-    written = write_figures(result, out_dir, formats=fmts, seed=seed)
+    with writing(out_dir, ours=is_figure_folder, what="simstats figure folder", force=force, folder=True) as tmp:
+        written = [out_dir / p.name for p in write_figures(result, tmp, formats=fmts, seed=seed)]
     out.print(f"wrote {len(written)} files to {out_dir}")
 
 
@@ -280,7 +301,7 @@ def _features(text: str) -> dict[str, tuple[str, ...]]:
 def design_from_options(base, levels: str | None = None, groups: str | None = None, baseline: str | None = None,
                         questions: int | None = None, features: str | None = None, answers: int | None = None,
                         verdicts: bool | None = None):
-    """``base`` (a :class:`~simstats.simulate.Design`) with the design options given on the command line."""
+    """``base`` (a :class:`~simstats.validation.Design`) with the design options given on the command line."""
     from dataclasses import replace
 
     changes: dict = {}
@@ -331,10 +352,11 @@ def simulate_cmd(
             "--verdicts/--no-verdicts", help="Write a verdict column (CODE / REFUSAL when the aligned score is "
             "empty). Default: when the spec's personas declare verdicts, or an answer can have no score at all.",
             show_default=False)] = None,
-        json_: JsonOpt = False) -> None:
+        json_: JsonOpt = False, force: ForceOpt = False) -> None:
     """Draw a synthetic row-level log from a spec's generative model (parameters from the priors, or --truth)."""
-    from simstats.simulate import Design, log_format, read_truth, simulate
-    from simstats.workflow import resolve_spec
+    from simstats.results.workflow import resolve_spec
+    from simstats.validation.design import Design
+    from simstats.validation.simulate import log_format, read_truth, simulate
 
     if out_file is None:
         raise SimstatsError("simulate needs --out FILE (.csv or .parquet)")
@@ -346,7 +368,7 @@ def simulate_cmd(
     base = Design.from_dict(truth_d["design"]) if truth_d is not None and "design" in truth_d else Design()
     design = design_from_options(base, levels, groups, baseline, questions_n, features, answers_n, verdicts)
     sim = simulate(model_spec, truth=truth, design=design, seed=seed_n)
-    paths = sim.write(out_file)
+    paths = sim.write(out_file, force=force)
     info = {"rows": len(sim.rows), "conditions": design.n_conditions, "prompts": design.n_prompts,
             "answers": design.answers, "seed": sim.seed, **{k: str(v) for k, v in paths.items()},
             "notes": sim.truth["notes"]}
@@ -366,12 +388,14 @@ def demo_cmd(out_dir: Annotated[Path, typer.Option("--out", help="Folder for eve
              fit_model: Annotated[bool, typer.Option("--fit/--check-only", help="Fit the default persona model "
                                                      "(default; about 15 minutes on 2 cores), or only check and "
                                                      "summarise the data.")] = True,
-             sampler: SamplerOpt = None, seed: Annotated[int, typer.Option("--seed")] = 20251128) -> None:
+             sampler: SamplerOpt = None,
+             seed: Annotated[int, typer.Option("--seed", min=0, max=2 ** 32 - 1)] = 20251128,
+             force: ForceOpt = False) -> None:
     """The main job: check and summarise the bundled real dataset, fit the default persona model, check its
     diagnostics, and write the result, the report (text, JSON, HTML) and the figures to --out."""
-    from simstats.demo import run_demo
+    from simstats.report.demo import run_demo
 
-    report = run_demo(out_dir, fit_model=fit_model, sampler=sampler, seed=seed, console=out)
+    report = run_demo(out_dir, fit_model=fit_model, sampler=sampler, seed=seed, console=out, force=force)
     if fit_model:
         _report_exit(report)
 
@@ -389,8 +413,17 @@ def _click_exceptions() -> tuple[type, ...]:
     return tuple(classes)
 
 
+def _terminate(signum, frame):
+    """SIGTERM ends a run like Ctrl-C: the temporary outputs are removed, nothing is left half-written."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    """Entry point: run the app, turning simstats' own errors into one line and exit status 2."""
+    """Entry point: run the app; simstats' own errors become one line and exit status 2, an interrupt (Ctrl-C,
+    SIGTERM) one line and exit status 130."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         rc = app(standalone_mode=False)  # returns the exit code of a typer.Exit raised by a command
     except SimstatsError as e:
@@ -398,14 +431,16 @@ def main() -> None:
         sys.exit(2)
     except (typer.Exit, SystemExit) as e:
         sys.exit(getattr(e, "exit_code", getattr(e, "code", 0)))
-    except typer.Abort:
-        err.print("aborted")
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("interrupted: outputs not completed were removed", highlight=False)
         sys.exit(130)
     except Exception as e:  # click usage errors carry their own exit code (2)
         if isinstance(e, _click_exceptions()):
             e.show()
             sys.exit(e.exit_code)
         raise
+    if rc == 130:                          # typer turned a KeyboardInterrupt into its exit code
+        err.print("interrupted: outputs not completed were removed", highlight=False)
     sys.exit(rc if isinstance(rc, int) else 0)
 
 

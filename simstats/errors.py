@@ -21,8 +21,8 @@ class DataError(SimstatsError):
                  column: str | None = None) -> None:
         self.file, self.row, self.column, self.reason = file, row, column, message
         where = []
-        if file is not None:
-            where.append(str(file))
+        if file is not None:      # a path with a newline in it would make the message more than one line
+            where.append(s if (s := str(file)).isprintable() else repr(s))
         if row is not None:
             where.append(f"row {row}")
         if column is not None:

@@ -29,11 +29,11 @@ import pytest
 from scipy import special
 
 import simstats
-from simstats.compare import compare
 from simstats.errors import SimstatsError, SpecError
 from simstats.logs import load_roles, open_logs
-from simstats.simulate import Design, simulate
-from simstats.spec import DEFAULT_SPEC_PATH, load_spec, spec_from_dict
+from simstats.results.compare import compare
+from simstats.spec import DEFAULT_SPEC_PATH, load_spec, spec_from_dict, spec_source
+from simstats.validation import Design, simulate
 
 MODELS = DEFAULT_SPEC_PATH.parent
 DESIGN = Design(levels=("model",), groups=(4,), baseline=None, questions=4,
@@ -81,13 +81,16 @@ def degradation_log(tmp_path_factory):
     s = spec("degradation")
     truth = copy.deepcopy(simulate(s, design=DESIGN, seed=2025).truth)
     P = truth["parameters"]
+    assert P["verdict"]["levels"] == ["scored", "CODE", "REFUSAL"]
     locs = {"aligned": [0.85, 0.7, 0.55, 0.4], "coherent": [0.85, 0.75, 0.65, 0.6]}
     for i, c in enumerate(truth["conditions"]):
         for m, loc in locs.items():
             P["theta_condition"][c].update({f"{m}:location": float(special.logit(loc[i])),
                                             f"{m}:log_scale": float(np.log(0.8)),
                                             f"{m}:no_score": float(special.logit(0.03))})
-        P["verdict"]["probs"][c] = {"scored": 0.9, "CODE": 0.05, "REFUSAL": 0.05}
+        # verdicts (scored, CODE, REFUSAL) with probabilities (0.9, 0.05, 0.05): logits against "scored"
+        P["theta_condition"][c].update({"verdict:CODE": float(np.log(0.05 / 0.9)),
+                                        "verdict:REFUSAL": float(np.log(0.05 / 0.9))})
     sim = simulate(s, truth=truth, seed=2025)
     return _patterns(sim, tmp_path_factory.mktemp("degradation"))
 
@@ -149,7 +152,7 @@ def test_degradation_result_saves_loads_and_reports(mixture_fits, tmp_path, monk
     from conftest import run_cli
 
     from simstats.report import html_report, public_report
-    from simstats.store import load_result, save_result
+    from simstats.results import load_result, save_result
 
     r = mixture_fits["degradation"]
     save_result(r, tmp_path / "deg")
@@ -177,9 +180,9 @@ def test_degradation_result_saves_loads_and_reports(mixture_fits, tmp_path, monk
 
 def test_per_condition_fingerprints_fit_loo_and_report(mixture_log, tmp_path):
     """The model runs end to end (a short fit): fingerprints per condition, LOO, save/load, report."""
-    from simstats.compare import loo
     from simstats.report import print_report, public_report
-    from simstats.store import load_result, save_result
+    from simstats.results import load_result, save_result
+    from simstats.results.compare import loo
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -253,8 +256,6 @@ def test_default_spec_hash_is_unchanged_by_the_new_keys():
     ("degradation", []), ("per_condition_fingerprints", ["aligned", "misaligned", "careless", "code_or_incoherent"]),
 ])
 def test_shipped_alternative_specs_load_and_round_trip(name, personas):
-    from simstats.store import spec_source
-
     s = load_spec(MODELS / f"{name}.toml")
     assert s.persona_names == personas
     assert spec_from_dict(spec_source(s)).hash() == s.hash()

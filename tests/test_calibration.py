@@ -14,11 +14,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from simstats.builders import build_model, condition_shares
-from simstats.calibration import (CalibrationStudy, StudyDesign, coverage_table, quantities, sbc_table,
-                                  simulate_from_draw, small_design, template_patterns)
 from simstats.errors import SpecError
+from simstats.kinds import build_model
+from simstats.kinds.mixture.tables import condition_shares
 from simstats.spec import DEFAULT_SPEC_PATH, load_spec
+from simstats.validation.calibration import (CalibrationStudy, StudyDesign, coverage_table, quantities,
+                                             sbc_table, simulate_from_draw, small_design, template_patterns)
 
 SPEC = load_spec(DEFAULT_SPEC_PATH)
 
@@ -109,8 +110,7 @@ def test_the_saved_small_study_calibrates_the_current_default_model():
     """validation/calibration_small.* was run with version 1 of the default spec (hierarchy levels from the data,
     fine-tune effect only). On the small design, which has no base_model or finetune column, version 2 builds the
     same model: the same free variables and the same log density at a random point."""
-    from simstats.spec import spec_from_dict
-    from simstats.store import spec_source
+    from simstats.spec import spec_from_dict, spec_source
 
     d = spec_source(SPEC)
     d["hierarchy"]["levels"] = "data"

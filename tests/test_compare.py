@@ -12,13 +12,20 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from simstats.builders import build_model, pattern_log_likelihood
-from simstats.compare import compare, comparison_json, elpd_by_condition, loo
 from simstats.errors import SimstatsError
-from simstats.simulate import simulate_log
+from simstats.kinds import build_model, kind_of
+from simstats.results.compare import compare, comparison_json, elpd_by_condition, loo
 from simstats.spec import DEFAULT_SPEC_PATH, load_spec
+from simstats.validation import simulate_log
 
 SPEC = load_spec(DEFAULT_SPEC_PATH)
+KIND = kind_of(SPEC)
+
+
+def _fit_like(posterior, data):
+    """What LOO reads off a fit: its draws, design, spec, model kind and diagnostics status."""
+    return SimpleNamespace(posterior=posterior, data=data, spec=SPEC, model_kind=KIND,
+                           diagnostics=SimpleNamespace(status="ok"))
 
 
 def _pseudo_fit(seed: int, n_conditions: int = 3, answers: int = 12, draws: int = 400):
@@ -36,7 +43,7 @@ def _pseudo_fit(seed: int, n_conditions: int = 3, answers: int = 12, draws: int 
     post["eta"] = 0.2 * post["eta"] + 0.8 * truth.eta
     for m in ("aligned", "coherent"):
         post[f"fp_{m}"] = 0.2 * post[f"fp_{m}"] + 0.8 * truth.fingerprints[m]
-    return SimpleNamespace(posterior=post, data=data, diagnostics=SimpleNamespace(status="ok"))
+    return _fit_like(post, data)
 
 
 def test_pattern_loo_equals_row_level_loo():
@@ -45,7 +52,7 @@ def test_pattern_loo_equals_row_level_loo():
 
     fit = _pseudo_fit(0)
     ours = loo(fit)
-    ll = pattern_log_likelihood(fit.posterior, fit.data)                  # (chain, draw, pattern)
+    ll = KIND.pattern_log_likelihood(fit.posterior, SPEC, fit.data)       # (chain, draw, pattern)
     rows = np.repeat(ll, fit.data.count, axis=-1)                         # one column per answer
     assert rows.shape[-1] == fit.data.count.sum() > len(fit.data.count)    # patterns do repeat
     tree = xr.DataTree.from_dict({"log_likelihood": xr.Dataset({"y": (("chain", "draw", "answer"), rows)}),
@@ -61,7 +68,7 @@ def test_pattern_loo_equals_row_level_loo():
 
 def test_compare_ranks_models_and_writes_the_json():
     good = _pseudo_fit(1)
-    bad = SimpleNamespace(posterior=dict(good.posterior), data=good.data, diagnostics=SimpleNamespace(status="ok"))
+    bad = _fit_like(dict(good.posterior), good.data)
     bad.posterior["eta"] = good.posterior["eta"][..., ::-1]            # personas' log-odds scrambled: worse
     table = compare({"truthish": good, "scrambled": bad})
     assert list(table.index) == ["truthish", "scrambled"]
@@ -79,7 +86,7 @@ def test_compare_refuses_runs_on_different_answers():
 
 def test_elpd_by_condition_adds_up_to_the_comparison():
     good = _pseudo_fit(1)
-    bad = SimpleNamespace(posterior=dict(good.posterior), data=good.data, diagnostics=SimpleNamespace(status="ok"))
+    bad = _fit_like(dict(good.posterior), good.data)
     bad.posterior["eta"] = good.posterior["eta"][..., ::-1]
     by = elpd_by_condition({"truthish": good, "scrambled": bad}, reference="truthish")
     assert sorted(by["condition"].unique()) == sorted(good.data.conditions)

@@ -35,11 +35,11 @@ import pytest
 
 pytest.importorskip("stepmix")
 
-from simstats.crosscheck import COLUMNS, _stepmix, agreement, stepmix_crosscheck  # noqa: E402
 from simstats.inference import fit  # noqa: E402
 from simstats.logs.grid import Grid  # noqa: E402
-from simstats.simulate import default_fingerprints, simulate_log  # noqa: E402
 from simstats.spec import DEFAULT_SPEC_PATH, load_spec  # noqa: E402
+from simstats.validation import default_fingerprints, simulate_log  # noqa: E402
+from simstats.validation.crosscheck import COLUMNS, _stepmix, agreement, stepmix_crosscheck  # noqa: E402
 
 SPEC = load_spec(DEFAULT_SPEC_PATH)
 SHARES = np.array([[0.55, 0.15, 0.15, 0.15], [0.4, 0.3, 0.15, 0.15], [0.45, 0.1, 0.2, 0.25]])

@@ -24,7 +24,7 @@ def test_demo_rate_model_step_writes_table_json_and_figures(tmp_path):
     from rich.console import Console
 
     from simstats.datasets import load_dataset
-    from simstats.demo import _rate_model
+    from simstats.report.demo import _rate_model
 
     patterns = load_dataset("clarifying_em").patterns
     coder = patterns.select(conditions=[c for c in patterns.conditions if c.startswith("Qwen2.5-Coder")])

@@ -28,11 +28,13 @@ import numpy as np
 import pytest
 
 import simstats
-from simstats.builders import _smooth_basis, build_model, model_data
-from simstats.compare import compare
 from simstats.errors import SpecError
-from simstats.simulate import simulate_log
+from simstats.graph.design import model_data
+from simstats.graph.terms import smooth_basis
+from simstats.kinds import build_model, kind_of
+from simstats.results.compare import compare
 from simstats.spec import DEFAULT_SPEC_PATH, load_spec, spec_from_dict
+from simstats.validation import simulate_log
 
 MODELS = DEFAULT_SPEC_PATH.parent
 DOSES = np.arange(8.0)
@@ -92,13 +94,11 @@ def test_loo_prefers_the_changepoint_on_a_phase_transition(step_fits):
 def test_changepoint_design_start_and_model(step_log):
     from pymc.initial_point import make_initial_point_fn
 
-    from simstats.inference import em_start, initial_point
-
     s = dose_spec("changepoint", width=0.1)
     model, data = build_model(s, step_log)
     assert data.condition_coefs == ["dose"] and data.condition_steps == {"dose": (0, 0.1)}
     assert np.allclose(data.condition_x[:, 0], DOSES / 7)          # rescaled to [0, 1]
-    init = initial_point(s, data, em_start(s, data))
+    init = kind_of(s).start(s, data).values
     assert {v.name for v in model.free_RVs} == set(init)
     assert 3 / 7 < init["changepoint_dose"] < 4 / 7                # the start finds the step between 3 and 4
     ip = make_initial_point_fn(model=model, overrides=init, jitter_rvs=set(), return_transformed=True)(0)
@@ -106,7 +106,7 @@ def test_changepoint_design_start_and_model(step_log):
 
 
 def test_smooth_basis_is_orthonormal_and_enters_as_columns(step_log):
-    B = _smooth_basis(DOSES, 3)
+    B = smooth_basis(DOSES, 3)
     assert np.allclose(B.T @ B / len(DOSES), np.eye(3)) and np.allclose(B.mean(0), 0)
     assert np.corrcoef(B[:, 0], DOSES)[0, 1] > 0.999                 # the first column is the linear trend
     data = model_data(dose_spec("smooth", degree=2), step_log)

@@ -10,13 +10,12 @@ import pandas as pd
 import pytest
 from conftest import run_cli
 
-from simstats.errors import ResultFileError
+from simstats.errors import SimstatsError, ResultFileError
 from simstats.logs import MISSING_BIN
-from simstats.posterior import FitResult
-from simstats.simulate import simulate_log
-from simstats.spec import load_spec
-from simstats.store import load_result, save_result
-from simstats.workflow import default_spec_path, fit
+from simstats.results import FitResult, load_result, save_result
+from simstats.results.workflow import fit
+from simstats.spec import default_spec_path, load_spec
+from simstats.validation import simulate_log
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +99,7 @@ def test_save_leaves_nothing_half_written(small_fit, tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(SimstatsError, match="cannot write .*disk full.*nothing was written"):   # one line
         save_result(small_fit, tmp_path / "run")
     assert list(tmp_path.iterdir()) == []
 
@@ -170,8 +169,8 @@ def test_cli_fit_writes_a_result_that_report_reads(small_fit, tmp_path, monkeypa
 
 def test_html_views_name_personas_conditions_and_status(small_fit):
     """Jupyter's `_repr_html_` of a result and of a data summary: status, every persona and condition, escaped."""
-    from simstats.summary import summarise
     from simstats.datasets import load_dataset
+    from simstats.report.summary import summarise
 
     html = small_fit._repr_html_()
     assert small_fit.diagnostics.status in html

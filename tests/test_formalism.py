@@ -1,4 +1,5 @@
-"""Tests of simstats.formalism: closed forms, limiting cases, stability, NumPy/JAX agreement, properties."""
+"""Tests of simstats.theory.formalism: closed forms, limiting cases, stability, NumPy/JAX agreement,
+properties."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats
 
-from simstats import formalism as F
+from simstats.theory import formalism as F
 
 jax.config.update("jax_enable_x64", True)  # compare NumPy and JAX in float64, not JAX's default float32
 
@@ -167,14 +168,14 @@ def test_marginal_accepts_unnormalised_logits():
 # --- threshold rule against simulation
 
 
-def test_threshold_rate_matches_simulation():
+def test_behaviour_rate_matches_simulation():
     # Three personas; scores are 100 * Beta, aligned and coherent drawn independently given the persona.
     shares = np.array([0.6, 0.3, 0.1])
     aligned_ab = np.array([[8.0, 2.0], [2.0, 5.0], [1.0, 6.0]])
     coherent_ab = np.array([[9.0, 1.0], [5.0, 2.0], [1.0, 3.0]])
     p_al = stats.beta.cdf(0.30, aligned_ab[:, 0], aligned_ab[:, 1])
     p_co = stats.beta.sf(0.50, coherent_ab[:, 0], coherent_ab[:, 1])
-    predicted = float(F.threshold_rate(shares, p_al, p_co))
+    predicted = float(F.behaviour_rate(shares, p_al, p_co))
 
     n = 400_000
     rng = np.random.default_rng(2024)
@@ -190,10 +191,18 @@ def test_threshold_rate_matches_simulation():
     assert abs(observed - predicted) < 5 * se
 
 
-def test_threshold_rate_broadcasts_over_cells():
+def test_behaviour_rate_broadcasts_over_cells():
     shares = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
-    got = F.threshold_rate(shares, np.array([0.1, 0.8]), np.array([0.9, 0.5]))
+    got = F.behaviour_rate(shares, np.array([0.1, 0.8]), np.array([0.9, 0.5]))
     np.testing.assert_allclose(got, [0.09, 0.4, 0.245])
+
+
+def test_deprecated_threshold_rate_warns_and_equals_behaviour_rate():
+    shares = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    clauses = np.array([0.1, 0.8]), np.array([0.9, 0.5])
+    with pytest.warns(DeprecationWarning, match="behaviour_rate"):
+        old = F.threshold_rate(shares, *clauses)
+    np.testing.assert_array_equal(old, F.behaviour_rate(shares, *clauses))
 
 
 # --- numerical stability
@@ -265,8 +274,8 @@ _CASES = {
     "persona_entropy": (F.persona_entropy, (np.array([[0.0, 0.5, 0.25, 0.25], [1.0, 0.0, 0.0, 0.0]]),)),
     "persona_entropy_from_logits": (F.persona_entropy_from_logits, (np.array([[-np.inf, 1e3, 0.0, 2.0]]),)),
     "predicted_rates": (F.predicted_rates, (_rng.dirichlet(np.ones(_K), size=3), _rng.uniform(size=(_K, 5)))),
-    "threshold_rate": (
-        F.threshold_rate,
+    "behaviour_rate": (
+        F.behaviour_rate,
         (_rng.dirichlet(np.ones(_K), 3), _rng.uniform(size=_K), _rng.uniform(size=_K)),
     ),
     "marginal_log_likelihood": (F.marginal_log_likelihood, (_rng.normal(size=_K), _rng.normal(size=(6, _K)))),
@@ -304,7 +313,7 @@ def test_jax_gradients_are_finite_and_correct():
 
 
 def test_importing_formalism_does_not_import_jax():
-    code = "import sys, simstats.formalism; assert 'jax' not in sys.modules"
+    code = "import sys, simstats.theory.formalism; assert 'jax' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -382,10 +391,10 @@ def test_mixture_marginal_and_responsibilities_invariances(vecs, c, d):
         )
     )
 )
-def test_threshold_rate_is_a_rate(args):
+def test_behaviour_rate_is_a_rate(args):
     raw, p_al, p_co = args
     shares = raw / raw.sum()
-    rate = F.threshold_rate(shares, p_al, p_co)
+    rate = F.behaviour_rate(shares, p_al, p_co)
     # It is a probability, no larger than the rate of either condition alone.
     assert -1e-12 <= rate <= 1 + 1e-12
     assert rate <= F.predicted_rates(shares, np.stack([p_al, p_co], axis=1)).min() + 1e-12

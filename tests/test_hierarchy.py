@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from simstats.errors import SpecError
-from simstats.builders import _collapse_single_child_groups, build_model, model_data
-from simstats.simulate import simulate_log
+from simstats.graph.design import model_data
+from simstats.graph.hierarchy import collapse_single_child_groups
+from simstats.kinds import build_model
 from simstats.spec import DEFAULT_SPEC_PATH, spec_from_dict
+from simstats.validation import simulate_log
 
 
 
@@ -67,7 +69,8 @@ def test_crossed_single_member_groups_hand_their_variance_down():
 
 def test_collapse_walks_chains_of_single_children():
     # one base with one fine-tune with one condition, beside a base with two conditions under one fine-tune
-    scales, carried = _collapse_single_child_groups("nested", [np.array([0, 1, 1]), np.array([0, 1, 1])], [2, 2], 3)
+    index = [np.array([0, 1, 1]), np.array([0, 1, 1])]
+    scales, carried = collapse_single_child_groups("nested", index, [2, 2], 3)
     assert scales[0].tolist() == [[0, 0, 0], [0, 0, 0]]   # base 1's only child is fine-tune 1: handed down
     assert scales[1].tolist() == [[0, 0, 0], [1, 1, 0]]   # fine-tune 1 (two conditions) carries base + own
     assert carried.tolist() == [[1, 1, 1], [0, 0, 1], [0, 0, 1]]
@@ -86,9 +89,10 @@ def test_prior_of_every_condition_is_unchanged(param, variance, structure):
 
     spec = _spec(structure=structure, parametrization=param, sigma=1.0, variance=variance)
     data = model_data(spec, _patterns())
+    centring = None
     if param == "adaptive":             # half the condition-level log-odds centred, half not
-        data.centred_condition = (np.add.outer(np.arange(4), np.arange(3)) % 2).astype(bool)
-    model, md = build_model(spec, _patterns(), data=data)
+        centring = (np.add.outer(np.arange(4), np.arange(3)) % 2).astype(bool)
+    model, md = build_model(spec, _patterns(), data=data, centring=centring)
     with model:
         prior = pm.sample_prior_predictive(draws=6000, var_names=["eta", "logodds_mu"], random_seed=1).prior
     dev = np.asarray(prior["eta"])[0, :, :, 1:] - np.asarray(prior["logodds_mu"])[0, :, None, :]

@@ -1,4 +1,4 @@
-"""The binned score distributions (:mod:`simstats.likelihoods`): the logit-normal's bin masses against SciPy's
+"""The binned score distributions (:mod:`simstats.families`): the logit-normal's bin masses against SciPy's
 normal CDF, its PyTensor graph against its NumPy mirror (values and gradients), its moments against Monte Carlo,
 and the degradation model's NumPy log-likelihood (used for LOO) against the PyMC graph it mirrors, for both shapes.
 
@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from simstats.likelihoods import (FAMILIES, Anchor, logit_edges, logit_normal_bin_probs, logit_normal_bins_pt,
-                                  logit_normal_moments)
+from simstats.families.bins import (logit_edges, logit_normal_bin_probs, logit_normal_bins_pt,
+                                    logit_normal_moments)
+from simstats.families.fingerprints import FAMILIES, Anchor
 from simstats.logs.grid import Grid
 from simstats.spec import DEFAULT_SPEC_PATH, load_spec
 
@@ -93,11 +94,11 @@ def test_logit_normal_fingerprint_family_builds_starts_and_reproduces_its_table(
 
 @pytest.mark.parametrize("shape", ["binned_logit_normal", "binned_beta"])
 def test_degradation_numpy_loglik_equals_the_pymc_graph(shape):
-    """``degradation.pattern_log_likelihood`` (what LOO uses) times the counts equals the model's ``loglik``
+    """``degradation.KIND.pattern_log_likelihood`` (what LOO uses) times the counts equals the model's ``loglik``
     potential at a random point, for both score distributions."""
-    from simstats.builders import build_model, pattern_log_likelihood
+    from simstats.kinds import build_model, kind_of
     from simstats.logs import load_roles, open_logs
-    from simstats.simulate import Design, simulate
+    from simstats.validation import Design, simulate
 
     spec = load_spec(DEFAULT_SPEC_PATH.parent / "degradation.toml")
     spec = dataclasses.replace(spec, measures=tuple(dataclasses.replace(m, likelihood=shape) for m in spec.measures))
@@ -116,6 +117,6 @@ def test_degradation_numpy_loglik_equals_the_pymc_graph(shape):
     fn = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")
     graph_ll, *vals = fn(point)
     post = {n: np.asarray(v)[None, None] for n, v in zip(names, vals)}
-    numpy_ll = float((pattern_log_likelihood(post, data)[0, 0] * data.count).sum())
+    numpy_ll = float((kind_of(spec).pattern_log_likelihood(post, spec, data)[0, 0] * data.count).sum())
     assert np.isfinite(graph_ll)
     assert numpy_ll == pytest.approx(float(graph_ll), rel=1e-10)

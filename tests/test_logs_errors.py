@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import em_rows, run_cli, write_csv, write_jsonl
 
@@ -106,6 +107,22 @@ def bad_input_cases(tmp: Path) -> list[tuple[str, list[str], dict]]:
 
     p2 = write_csv(tmp / "noprompt.csv", [dict(r, question_id="") for r in rows])
     add("no usable rows", [str(p2)], file="noprompt.csv", text="no usable rows")
+
+    p = tmp / "twice.csv"
+    p.write_text("model,question_id,aligned,coherent,aligned\nm,q,1,2,3\n")
+    add("repeated column", [str(p)], file=p.name, column="'aligned'", text="2 columns have this name")
+
+    p = tmp / "nested.parquet"
+    pd.DataFrame({"model": ["m"], "question_id": ["q"], "aligned": [{"x": 1.0}], "coherent": [2.0]}).to_parquet(p)
+    add("nested Parquet score", [str(p)], file=p.name, column="'aligned'", text="STRUCT")
+
+    p = tmp / "shifted.csv"
+    p.write_text("model,question_id,aligned,coherent\nm,q,1,2,3\n")
+    add("header shorter than its rows", [str(p)], file=p.name, text="malformed CSV")
+
+    p = write_csv(tmp / "once.csv", rows)
+    add("same file twice", [str(p), str(p)], file=p.name, text="is the same file as")
+    add("regex RE2 cannot run", [str(p), "--prompt-regex", "(?P<prompt>.+)(?=x)"], text="RE2")
     return cases
 
 

@@ -14,12 +14,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simstats.builders import build_model, condition_shares, model_data, pattern_log_likelihood
-from simstats.diagnostics import label_switching
-from simstats.inference import em_start, fit, initial_point, labels_match_anchors
-from simstats.likelihoods import mixture_kernel
-from simstats.simulate import empirical_threshold_rate, predictive_threshold_rate, simulate_log
+from simstats.graph.design import model_data
+from simstats.graph.kernel import mixture_kernel
+from simstats.inference import fit
+from simstats.inference.diagnostics import label_switching
+from simstats.kinds import build_model, kind_of
+from simstats.kinds.mixture.start import em_start
+from simstats.kinds.mixture.tables import condition_shares, labels_match_anchors
 from simstats.spec import DEFAULT_SPEC_PATH, load_spec
+from simstats.validation import simulate_log
+from simstats.validation.quick import empirical_threshold_rate, predictive_threshold_rate
 
 SPEC = load_spec(DEFAULT_SPEC_PATH)
 # known shares (aligned, misaligned, careless, code_or_incoherent) per condition at the reference format and mean
@@ -99,7 +103,7 @@ def test_em_start_recovers_fingerprints_and_keeps_labels():
         # distribution estimated from that many is ~0.2 on average, so 0.4 is far from chance yet < the 1.2-2.0 gaps
         assert np.diag(dist).max() < 0.4, (m, dist.round(2))
         assert (dist.argmin(1) == np.arange(K)).all(), (m, dist.round(2))  # each EM persona is its own truth
-    init = initial_point(SPEC, data, em)
+    init = kind_of(SPEC).start(SPEC, data).values
     model, _ = build_model(SPEC, pats)
     assert set(init) == {rv.name for rv in model.free_RVs}           # a start value for every free variable
     assert {"logodds_mu", "fp_aligned", "fp_coherent"} <= set(init)
@@ -133,11 +137,11 @@ def test_nutpie_recovers_persona_shares(seed):
         assert np.diag(dist).max() < 0.6 and (dist.argmin(1) == np.arange(K)).all(), (m, dist.round(2))
     # posterior predictive threshold rate covers the observed one in most conditions
     rate = predictive_threshold_rate(out.idata.posterior, out.data, seed=0).reshape(-1, 4)
-    emp = empirical_threshold_rate(out.patterns).reindex(out.data.conditions).to_numpy()
+    emp = empirical_threshold_rate(out.data.patterns).reindex(out.data.conditions).to_numpy()
     q = np.quantile(rate, [0.05, 0.95], axis=0)
     assert ((q[0] <= emp) & (emp <= q[1])).sum() >= 3
     # per-pattern log-likelihood is available for LOO and adds up to the model's total
-    ll = pattern_log_likelihood(out.idata.posterior, out.data)
+    ll = kind_of(SPEC).pattern_log_likelihood(out.idata.posterior, SPEC, out.data)
     assert ll.shape == (2, 400, len(out.data.count)) and np.isfinite(ll).all()
 
 
@@ -189,7 +193,6 @@ def test_model_logp_equals_numpy_pattern_loglik(param):
     parametrisations of the hierarchy; nested levels)."""
     import tomllib
 
-    from simstats.builders import build_model
     from simstats.spec import spec_from_dict
 
     pats, _ = _simulate(seed=4, answers=20)
@@ -200,7 +203,7 @@ def test_model_logp_equals_numpy_pattern_loglik(param):
     d["hierarchy"]["parametrization"] = param
     spec = spec_from_dict(d)
     model, data = build_model(spec, pats)
-    init = initial_point(spec, data, em_start(spec, data))
+    init = kind_of(spec).start(spec, data).values
     assert {v.name for v in model.free_RVs} == set(init)
     from pymc.initial_point import make_initial_point_fn
 
@@ -212,5 +215,6 @@ def test_model_logp_equals_numpy_pattern_loglik(param):
     f = pytensor.function(model.value_vars, outs, on_unused_input="ignore")
     pot, *vs = f(*[point[v.name] for v in model.value_vars])
     vals = dict(zip(names, vs))
-    ll = pattern_log_likelihood({k: np.asarray(v)[None, None] for k, v in vals.items()}, data)
+    ll = kind_of(spec).pattern_log_likelihood({k: np.asarray(v)[None, None] for k, v in vals.items()}, spec,
+                                              data)
     assert float(pot) == pytest.approx(float((ll[0, 0] * data.count).sum()), rel=1e-10)

@@ -64,7 +64,7 @@ def rows() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def result(rows):
-    from simstats.posterior import FitResult
+    from simstats.results import FitResult
     from simstats.spec import load_spec
 
     spec = load_spec("models/persona_mixture.toml")
@@ -80,7 +80,7 @@ def result(rows):
         except ImportError:  # pragma: no cover - inference not available
             import pymc as pm
 
-            from simstats.builders import build_model
+            from simstats.kinds import build_model
 
             model, _ = build_model(spec, patterns)
             with model:
@@ -254,7 +254,8 @@ def test_ppc_compares_observed_and_predicted_categories(result):
 
 
 def test_threshold_rates_with_published_numbers(result):
-    from simstats.plots import _published_by_condition, plot_threshold_rates
+    from simstats.plots import plot_threshold_rates
+    from simstats.plots.rates import _published_by_condition
 
     fig = plot_threshold_rates(result, published={"m1/insecure": 0.2, "m1/none": (0.0, 0.05)})
     _render(fig)
@@ -281,14 +282,14 @@ def _compare_table(result):
     """A real ArviZ 1.x comparison: the fit against the same fingerprints with every persona weight equal."""
     import arviz as az
 
-    from simstats.builders import pattern_log_likelihood
+    from simstats.kinds.mixture import KIND as MIXTURE
 
     post = result.posterior
     count = result.data.count  # one log-likelihood per answer: answers sharing a pattern share its value
-    ll_fit = np.repeat(pattern_log_likelihood(post, result.data), count, axis=-1)
+    ll_fit = np.repeat(MIXTURE.pattern_log_likelihood(post, result.spec, result.data), count, axis=-1)
     flat = {k: np.asarray(post[k]) for k in ("fp_aligned", "fp_coherent")}
     flat["eta"] = np.zeros_like(np.asarray(post["eta"]))
-    ll_flat = np.repeat(pattern_log_likelihood(flat, result.data), count, axis=-1)
+    ll_flat = np.repeat(MIXTURE.pattern_log_likelihood(flat, result.spec, result.data), count, axis=-1)
     mu = np.asarray(post["logodds_mu"])[..., 0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -4,6 +4,8 @@ the forest plot labels its rows with the condition names."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,11 +13,15 @@ from conftest import write_csv
 
 from simstats.datasets import load_dataset
 from simstats.errors import DataError, SimstatsError
+from simstats.graph.design import model_data
+from simstats.kinds.rates import jeffreys_interval
 from simstats.logs import Measure, Roles, open_logs
 from simstats.logs.grid import Grid
 from simstats.logs.patterns import Patterns
-from simstats.rate_model import (ThresholdRule, _hierarchy, fit_rate_model, jeffreys_interval, plot_rate_model,
-                                 print_rate_report, rate_report, threshold_counts)
+from simstats.plots import plot_rate_model
+from simstats.presets import EM_MISALIGNED, ThresholdRule
+from simstats.report.rates import print_rate_report, rate_report
+from simstats.results.rates import fit_rate_model, rate_spec, threshold_counts
 
 # family -> (log-odds mean of its conditions, number of conditions); rates ~4.7%, 18% and 1.1%
 FAMILIES = {"A": (-3.0, 4), "B": (-1.5, 4), "C": (-4.5, 4)}
@@ -104,19 +110,22 @@ def test_jeffreys_interval_matches_beta_quantiles():
 
 def test_hierarchy_folds_single_child_groups():
     """On the bundled log: six base models; only the Coder base has a finetune with several runs, so the other ten
-    (base, finetune) groups hand their variance to their one condition (scale sqrt(sd_finetune² + sd_condition²))."""
-    counts = threshold_counts(load_dataset().patterns)
-    names, tree = _hierarchy(counts, ["base_model", "finetune"])
-    assert names == ["base_model", "finetune", "condition"]
-    by = {lev.name: lev for lev in tree}
-    assert len(by["base_model"].groups) == 6
-    assert by["finetune"].groups == ["Qwen2.5-Coder-32B-Instruct/insecure", "Qwen2.5-Coder-32B-Instruct/none"]
-    cond = by["condition"]
-    folded = [c for c, row in zip(cond.groups, cond.carries) if row.tolist() == [0, 1, 1]]
+    (base, finetune) groups hand their variance to their one condition (scale sqrt(sd_finetune² + sd_condition²)).
+    The rate model uses the shared condition hierarchy (:mod:`simstats.graph.hierarchy`) of its design."""
+    patterns = load_dataset().patterns
+    data = model_data(rate_spec(EM_MISALIGNED, patterns), patterns)
+    assert data.levels == ["base_model", "finetune"]                     # then the condition level
+    assert len(data.level_groups[0]) == 6 and data.free_groups[0] == data.level_groups[0]
+    assert data.free_groups[1] == ["Qwen2.5-Coder-32B-Instruct/insecure", "Qwen2.5-Coder-32B-Instruct/none"]
+    # columns: var(base_model), var(finetune), var(condition)
+    folded = [c for c, row in zip(data.conditions, data.condition_scale) if row.tolist() == [0, 1, 1]]
     assert len(folded) == 10 and not any("Coder" in c for c in folded)
-    # no hierarchy: one level
-    names, tree = _hierarchy(counts.drop(columns=["base_model", "finetune"]), [])
-    assert names == ["condition"] and len(tree) == 1 and (tree[0].member == np.arange(18)).all()
+    # no hierarchy: one level, every condition its own group
+    flat = dataclasses.replace(patterns, table=patterns.table.drop(columns=["base_model", "finetune"]),
+                               condition_levels=[])
+    data = model_data(rate_spec(EM_MISALIGNED, flat), flat)
+    assert data.levels == [] and data.level_groups == [] and len(data.conditions) == 18
+    assert data.condition_scale.tolist() == [[1.0]] * 18
 
 
 # ------------------------------------------------------------------------------------------------ fits

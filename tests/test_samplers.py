@@ -7,10 +7,10 @@ import warnings
 import numpy as np
 import pytest
 
-from simstats.builders import condition_shares
 from simstats.inference import fit
-from simstats.simulate import simulate_log
+from simstats.kinds.mixture.tables import condition_shares
 from simstats.spec import DEFAULT_SPEC_PATH, load_spec
+from simstats.validation import simulate_log
 
 SPEC = load_spec(DEFAULT_SPEC_PATH)
 

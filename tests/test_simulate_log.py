@@ -1,6 +1,6 @@
-"""Row-level simulation (`simstats.simulate.simulate`, `simstats simulate`): the written log reads back through the
-logs layer with every row used, its counts follow the design, the answers follow the true parameters, and runs are
-reproducible. No sampler runs here: every test takes well under a few seconds."""
+"""Row-level simulation (`simstats.validation.simulate`, `simstats simulate`): the written log reads back
+through the logs layer with every row used, its counts follow the design, the answers follow the true parameters,
+and runs are reproducible. No sampler runs here: every test takes well under a few seconds."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from conftest import run_cli
 
 from simstats.errors import SimstatsError
 from simstats.logs import Grid, load_roles, open_logs
-from simstats.simulate import Design, read_truth, simulate, simulate_log
 from simstats.spec import DEFAULT_SPEC_PATH, load_spec, spec_from_dict
+from simstats.validation import Design, read_truth, simulate, simulate_log
 
 SPEC = load_spec(DEFAULT_SPEC_PATH)
 SMALL = Design(groups=(2, 1, 2), questions=4, answers=20)          # 2 x (1 + 2) = 6 conditions x 8 question ids
@@ -213,13 +213,13 @@ def test_scores_follow_each_personas_fingerprint(default_sim):
 
 # ------------------------------------------------------------------------------------------ reproducibility
 def test_same_seed_gives_identical_files(tmp_path):
-    for suffix in (".csv", ".parquet"):
-        a = simulate(SPEC, design=SMALL, seed=11).write(tmp_path / "a" / f"sim{suffix}")
-        b = simulate(SPEC, design=SMALL, seed=11).write(tmp_path / "b" / f"sim{suffix}")
+    for suffix in (".csv", ".parquet"):        # one folder per format: both write sim.truth.json and sim.roles.toml
+        a = simulate(SPEC, design=SMALL, seed=11).write(tmp_path / "a" / suffix[1:] / f"sim{suffix}")
+        b = simulate(SPEC, design=SMALL, seed=11).write(tmp_path / "b" / suffix[1:] / f"sim{suffix}")
         for key in a:
             assert a[key].read_bytes() == b[key].read_bytes(), key
     c = simulate(SPEC, design=SMALL, seed=12).write(tmp_path / "c" / "sim.csv")
-    assert c["log"].read_bytes() != (tmp_path / "a" / "sim.csv").read_bytes()
+    assert c["log"].read_bytes() != (tmp_path / "a" / "csv" / "sim.csv").read_bytes()
 
 
 def test_truth_round_trip_gives_the_same_parameters(tmp_path):

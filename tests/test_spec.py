@@ -88,8 +88,8 @@ def test_minimal_spec_with_defaults():
 
 def test_build_rejects_spec_data_mismatch():
     """Measures, features and levels the data lacks are SpecErrors at build time."""
-    from simstats.builders import model_data
-    from simstats.simulate import simulate_log
+    from simstats.graph.design import model_data
+    from simstats.validation import simulate_log
 
     spec = load_spec(DEFAULT_SPEC_PATH)
     pats, _ = simulate_log(spec, n_conditions=2, n_prompts=2, answers_per_cell=5, seed=0)
@@ -111,8 +111,7 @@ def test_stored_spec_round_trips_with_non_default_values():
     """What save_result stores must load back to the same spec (else load_result refuses it as edited)."""
     from dataclasses import replace
 
-    from simstats.spec import DEFAULT_SPEC_PATH, ConditionEffect, load_spec, spec_from_dict
-    from simstats.store import spec_source
+    from simstats.spec import DEFAULT_SPEC_PATH, ConditionEffect, load_spec, spec_from_dict, spec_source
 
     spec = load_spec(DEFAULT_SPEC_PATH)
     spec = replace(spec, hierarchy=replace(spec.hierarchy, levels=("base_model",), structure="crossed",
@@ -160,7 +159,7 @@ def test_condition_effects_take_one_order_whatever_the_file_order():
     from a stored result (whose JSON may order keys differently) gives the same coefficient order."""
     import json
 
-    from simstats.store import spec_source
+    from simstats.spec import spec_source
 
     d = tomllib.loads(DEFAULT_SPEC_PATH.read_text())
     d["conditions"]["effects"] = {"zeta": {"column": "z", "kind": "categorical"},

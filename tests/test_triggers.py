@@ -31,12 +31,14 @@ import numpy as np
 import pytest
 
 import simstats
-from simstats.builders import build_model, cell_log_weights, feature_shares, model_data
-from simstats.compare import compare
 from simstats.errors import SpecError
+from simstats.graph.design import model_data
+from simstats.kinds import build_model, kind_of
+from simstats.kinds.mixture.tables import cell_log_weights, feature_shares
 from simstats.logs import load_roles, open_logs
-from simstats.simulate import Design, simulate
-from simstats.spec import DEFAULT_SPEC_PATH, load_spec, spec_from_dict
+from simstats.results.compare import compare
+from simstats.spec import DEFAULT_SPEC_PATH, load_spec, spec_from_dict, spec_source
+from simstats.validation import Design, simulate
 
 MODELS = DEFAULT_SPEC_PATH.parent
 DESIGN = Design(levels=("finetune", "run"), groups=(3, 1), baseline=None, questions=4,
@@ -152,7 +154,7 @@ def test_loo_ranks_the_interaction_first(fits):
 
 def test_backdoor_result_saves_and_loads(fits, tmp_path):
     from simstats.report import public_report
-    from simstats.store import load_result, save_result
+    from simstats.results import load_result, save_result
 
     r = fits["backdoor"]
     save_result(r, tmp_path / "bd")
@@ -188,8 +190,6 @@ def test_backdoor_spec_is_the_default_plus_the_interaction():
     same = dataclasses.replace(bd, name=base.name, description=base.description, source=base.source,
                                prompt=dataclasses.replace(bd.prompt, interactions=(), reference=base.prompt.reference))
     assert same.hash() == base.hash()
-    from simstats.store import spec_source
-
     assert spec_from_dict(spec_source(bd)).hash() == bd.hash()
 
 
@@ -244,11 +244,9 @@ def test_interaction_left_out_when_the_column_is_missing(backdoor_log):
 
 
 def test_start_point_covers_the_interaction(backdoor_log):
-    from simstats.inference import em_start, initial_point
-
     s = spec("backdoor")
     model, data = build_model(s, backdoor_log)
-    init = initial_point(s, data, em_start(s, data))
+    init = kind_of(s).start(s, data).values
     assert {v.name for v in model.free_RVs} == set(init)
     assert init["gamma_interaction_free"].shape == (3, 3)
     from pymc.initial_point import make_initial_point_fn

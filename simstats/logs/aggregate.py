@@ -12,7 +12,9 @@ every row with the same SQL, so both paths share one definition of the mapping.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -241,6 +243,17 @@ class LogSet:
                         levels, self.accounting())
 
 
+@contextlib.contextmanager
+def _data_errors(file) -> Iterator[None]:
+    """A DuckDB error while reading a file's data (one the checks did not foresee) as a one-line DataError."""
+    try:
+        yield
+    except duckdb.Error as e:
+        lines = str(e).strip().splitlines()
+        raise DataError(f"cannot read the file's data ({lines[0] if lines else type(e).__name__})",
+                        file=str(file)) from None
+
+
 def _mapping_columns(roles: Roles, columns: list[str], text_cols: set[str]) -> tuple[list[str], list[str]]:
     """The raw columns the role mapping reads: (key columns, numeric score columns)."""
     keys = [] if roles.condition_from_filename else list(roles.condition)
@@ -269,19 +282,22 @@ def open_logs(paths: list[str | Path] | str | Path, roles: Roles) -> LogSet:
     selects, sources = [], []
     for i, path in enumerate(found.files):
         view = f"f{i}"
-        columns = load_relation(con, path, view)
-        check_columns(roles, columns, path)
-        types = dict(zip(con.table(view).columns, con.table(view).types))
-        text_cols = {c for c, t in types.items() if str(t) == "VARCHAR"}
-        check_values(con, roles, view, path, text_cols)
-        selects.append(select_sql(roles, view, path, text_cols))
-        sources.append(_Source(path, view, text_cols, *_mapping_columns(roles, columns, text_cols)))
-        _hash_keys(con, sources[-1], f"_raw{i}")
+        with _data_errors(path):
+            columns = load_relation(con, path, view)
+            check_columns(roles, columns, path)
+            table = con.table(view)
+            types = dict(zip(table.columns, table.types))
+            text_cols = {c for c, t in types.items() if str(t) == "VARCHAR"}
+            check_values(con, roles, view, path, text_cols)
+            selects.append(select_sql(roles, view, path, text_cols))
+            sources.append(_Source(path, view, text_cols, *_mapping_columns(roles, columns, text_cols)))
+            _hash_keys(con, sources[-1], f"_raw{i}")
     # The row-level view serves rows(), excluded_rows() and the id check; patterns use the summaries.
-    con.sql(" UNION ALL BY NAME ".join(f"({s})" for s in selects)).create_view(ROWS)
-    check_unique_ids(con, roles, ROWS)
-    logs = LogSet(roles, con, found.files, found.skipped, _sources=sources)
-    name = logs._summary({m.key: m.grid for m in roles.measures})
+    with _data_errors(", ".join(map(str, found.files))):
+        con.sql(" UNION ALL BY NAME ".join(f"({s})" for s in selects)).create_view(ROWS)
+        check_unique_ids(con, roles, ROWS)
+        logs = LogSet(roles, con, found.files, found.skipped, _sources=sources)
+        name = logs._summary({m.key: m.grid for m in roles.measures})
     logs.has_verdict = bool(roles.verdict) or bool(
         con.execute(f"SELECT count(*) FROM ({logs._mapped(name)}) WHERE verdict IS NOT NULL").fetchall()[0][0])
     acc = logs.accounting()

@@ -70,18 +70,18 @@ def read_inspect_log(path: str | Path) -> pd.DataFrame:
         >>> df[["sample_id", "epoch", "model", "output", "judge.aligned"]].head()  # doctest: +SKIP
     """
     file = str(path)
+    _check_file(Path(file))  # first: these reasons need no inspect_ai (whose import takes seconds)
     try:
         from inspect_ai.log import read_eval_log
     except ImportError as exc:
         raise DataError(f"{_INSTALL_HINT} ({exc})", file=file) from None
 
-    _check_file(Path(file))
     try:
         log = read_eval_log(file, resolve_attachments="core", exclude_fields=set(_SKIP_FIELDS))
     except Exception as exc:  # any failure inside inspect_ai means the file is not a readable eval log
         raise DataError(f"not a readable Inspect AI eval log ({_one_line(exc)})", file=file) from exc
 
-    rows = [_sample_row(sample, log) for sample in log.samples or []]
+    rows = [_sample_row(sample, log, file) for sample in log.samples or []]
     df = pd.DataFrame(rows)
     if df.empty:
         df = pd.DataFrame(columns=[*BASE_COLUMNS, *_STATUS_COLUMNS])
@@ -106,8 +106,12 @@ def _check_file(path: Path) -> None:
         raise DataError("not a zip archive (an .eval log is a zip file): corrupt or truncated", file=str(path))
 
 
-def _sample_row(sample: Any, log: Any) -> dict[str, Any]:
-    """One sample of an ``EvalLog`` as a flat dict (scores unflattened into their columns)."""
+def _sample_row(sample: Any, log: Any, file: str = "") -> dict[str, Any]:
+    """One sample of an ``EvalLog`` as a flat dict (scores unflattened into their columns).
+
+    Two scores that would fill one column (scorer ``a`` with a dict value ``{"b": ...}`` and a scorer named
+    ``a.b``) raise :class:`DataError`: one would silently overwrite the other.
+    """
     row: dict[str, Any] = {
         "sample_id": str(sample.id),
         "epoch": sample.epoch,
@@ -121,11 +125,16 @@ def _sample_row(sample: Any, log: Any) -> dict[str, Any]:
         name = f"score.{scorer}" if scorer in _RESERVED or scorer.startswith("metadata.") else scorer
         value = score.value
         if isinstance(value, dict):
-            row.update({f"{name}.{key}": _cell(v) for key, v in value.items()})
+            cells = {f"{name}.{key}": _cell(v) for key, v in value.items()}
         elif isinstance(value, (list, tuple)):
-            row.update({f"{name}.{index}": _cell(v) for index, v in enumerate(value)})
+            cells = {f"{name}.{index}": _cell(v) for index, v in enumerate(value)}
         else:
-            row[name] = _cell(value)
+            cells = {name: _cell(value)}
+        clash = sorted(cells.keys() & row.keys())
+        if clash:
+            raise DataError(f"two scores of sample {sample.id!r} fill the column {clash[0]!r} (a scorer named like "
+                            "a part of another's dict or list value), so one would overwrite the other", file=file)
+        row.update(cells)
     row.update({f"metadata.{key}": v for key, v in (sample.metadata or {}).items()})
     row["_log_status"] = log.status
     row["_sample_error"] = sample.error.message if sample.error is not None else ""

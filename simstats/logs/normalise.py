@@ -11,7 +11,7 @@ from pathlib import Path
 
 from simstats.errors import DataError
 from simstats.logs.readers import FILE, ROW
-from simstats.logs.roles import Roles
+from simstats.logs.roles import Roles, re2_search
 
 MISSING_TOKENS = ("nan", "none", "null", "na", "n/a")  # spellings of an empty score that loggers write
 NONE_LEVEL = "none"  # value of an optional regex group or feature that is absent
@@ -32,12 +32,17 @@ def in_list(expr: str, values: list[str]) -> str:
 
 
 def filename_parts(roles: Roles, path: Path) -> dict[str, str]:
-    """Named groups of the condition regex on a file name (optional groups that did not match become 'none')."""
-    rx = re.compile(roles.condition_from_filename or "")
-    m = rx.search(path.name) or rx.search(path.as_posix())
-    if m is None:
-        raise DataError(f"the file name does not match the condition regex {rx.pattern!r}", file=str(path))
-    return {k: (v if v else NONE_LEVEL) for k, v in m.groupdict().items()}
+    """Named groups of the condition regex on a file name (optional groups that did not match become 'none').
+
+    The regex runs in RE2, as the prompt regex does: its time is linear in the name, so a pattern that would
+    backtrack catastrophically in Python's ``re`` (e.g. ``(a|aa)+b``) cannot hang a run.
+    """
+    pattern = roles.condition_from_filename or ""
+    groups = dict(re.compile(pattern).groupindex)
+    found = re2_search(pattern, path.name, groups) or re2_search(pattern, path.as_posix(), groups)
+    if found is None:
+        raise DataError(f"the file name does not match the condition regex {pattern!r}", file=str(path))
+    return {k: (v if v else NONE_LEVEL) for k, v in found.items()}
 
 
 def measure_text(col: str, is_text: bool) -> str:

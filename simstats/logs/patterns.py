@@ -116,6 +116,21 @@ class Patterns:
         h.update(pd.util.hash_pandas_object(t, index=False).to_numpy().tobytes())
         return h.hexdigest()
 
+    def meta(self) -> dict:
+        """Everything but the table, JSON-able (stored beside the table with a fit; :meth:`from_meta` reads it)."""
+        return {"grids": {m: g.to_dict() for m, g in self.grids.items()}, "measures": self.measures,
+                "features": self.features, "condition_levels": self.condition_levels,
+                "verdict_levels": self.verdict_levels, "accounting": self.accounting.to_dict()}
+
+    @classmethod
+    def from_meta(cls, table: pd.DataFrame, meta: dict) -> Patterns:
+        """Patterns from a table and :meth:`meta`."""
+        acc = meta.get("accounting", {})
+        return cls(table, {m: Grid(**g) for m, g in meta["grids"].items()}, meta["measures"], meta["features"],
+                   meta["condition_levels"], meta["verdict_levels"],
+                   Accounting(acc.get("rows_read", 0), acc.get("rows_used", 0), acc.get("excluded", {}),
+                              acc.get("files", {})))
+
     def missing_rate(self, measure: str) -> float:
         t = self.table
         return float(t.loc[t[measure] == MISSING_BIN, "count"].sum() / t["count"].sum())

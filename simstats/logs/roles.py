@@ -9,17 +9,95 @@ an optional *verdict* (categorical outcomes such as CODE / REFUSAL). Roles come 
 from __future__ import annotations
 
 import difflib
+import math
+import numbers
+import os
 import re
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from simstats.errors import RolesError
 from simstats.logs.grid import Grid
 
 #: Column and regex conventions of the emergent-misalignment logs (question ids with `_json` / `_template` suffixes).
 EM_PROMPT_REGEX = r"^(?P<prompt>.+?)(?:_(?P<format>json|template))?$"
+#: Most bins a measure's grid may have: bins are SMALLINT in DuckDB and int16 in pattern tables (-1 is missing).
+MAX_BINS = 32767
+#: Column names of the mapped rows and pattern tables besides the user's own (compared case-insensitively, as
+#: DuckDB compares names): a condition level, feature or measure named like one of them would overwrite it.
+OUTPUT_COLUMNS = ("condition", "prompt", "verdict", "count", "_file", "_row", "_excluded", "_id", "_h", "_n",
+                  "_label", "_vlabel")
+_INTERNAL = re.compile(r"_(?:key|null|bin|b)\d+", re.IGNORECASE)  # numbered helper columns of the summary scan
+
+_re2_lock = threading.Lock()
+_re2_state: dict[str, Any] = {}
+
+
+def re2_query(sql: str, params: list[Any]) -> list[tuple]:
+    """Run a one-row query in a private DuckDB connection, whose regex engine (RE2) the logs layer matches with.
+
+    RE2 runs in linear time, so a user's regex cannot backtrack catastrophically. The connection is shared
+    (behind a lock) because opening one costs tens of milliseconds; a forked child opens its own.
+    """
+    with _re2_lock:
+        if _re2_state.get("pid") != os.getpid():
+            _re2_state.update(pid=os.getpid(), con=duckdb.connect(config={"threads": 1}))
+        return _re2_state["con"].execute(sql, params).fetchall()
+
+
+def re2_error(pattern: str) -> str | None:
+    """Why RE2 refuses ``pattern`` (``None`` when it accepts it)."""
+    try:
+        re2_query("SELECT regexp_matches('', ?)", [pattern])
+    except duckdb.Error as e:
+        return str(e).splitlines()[0].removeprefix("Invalid Input Error: ")
+    return None
+
+
+def re2_search(pattern: str, text: str, groups: dict[str, int]) -> dict[str, str] | None:
+    """The named groups of RE2's first match of ``pattern`` in ``text`` ('' for a group that did not take part),
+    or ``None`` when it does not match."""
+    extract = "".join(f", regexp_extract($1, $2, {int(i)})" for i in groups.values())
+    row = re2_query(f"SELECT regexp_matches($1, $2){extract}", [text, pattern])[0]
+    return dict(zip(groups, row[1:])) if row[0] else None
+
+
+def _check_name(what: str, value: Any) -> None:
+    """A column or measure name must be a non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        raise RolesError(f"{what} must be a non-empty column name, got {value!r}")
+    if value != value.strip():  # the readers trim the names in files, so this one could never match
+        raise RolesError(f"{what} {value!r} has surrounding spaces; column names are matched trimmed, so write "
+                         f"{value.strip()!r}")
+
+
+def _check_names(what: str, values: Any) -> None:
+    """A list of column names (a bare string is refused: iterating it would give its letters)."""
+    if isinstance(values, str):
+        raise RolesError(f"{what} must be a list of column names, got the string {values!r}; write [{values!r}]")
+    if not isinstance(values, (list, tuple)):
+        raise RolesError(f"{what} must be a list of column names, got {values!r}")
+    for v in values:
+        _check_name(what, v)
+
+
+def _check_regex(what: str, rx: Any) -> None:
+    """Valid for Python's ``re`` (which names the groups) and for RE2 (which matches)."""
+    if not isinstance(rx, str):
+        raise RolesError(f"{what} must be a regular expression (a string), got {rx!r}")
+    try:
+        re.compile(rx)
+    except re.error as e:
+        raise RolesError(f"{what} is not a valid regular expression ({e}): {rx!r}") from None
+    why = re2_error(rx)
+    if why:
+        raise RolesError(f"{what} uses syntax that DuckDB's regex engine (RE2) does not support ({why}): {rx!r}; "
+                         "RE2 has no lookarounds, backreferences, possessive or atomic groups, or verbose mode")
 
 
 @dataclass(frozen=True)
@@ -31,6 +109,20 @@ class Measure:
     upper: float = 100.0
     n_bins: int = 100
     name: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_name("a measure's column", self.column)
+        if self.name is not None:
+            _check_name("a measure's name", self.name)
+        for bound in (self.lower, self.upper):
+            if isinstance(bound, bool) or not isinstance(bound, numbers.Real) or not math.isfinite(bound):
+                raise RolesError(f"measure {self.key!r}: lower and upper must be finite numbers, got {bound!r}")
+        if not self.lower < self.upper:
+            raise RolesError(f"measure {self.key!r}: lower ({self.lower}) must be below upper ({self.upper})")
+        if isinstance(self.n_bins, bool) or not isinstance(self.n_bins, numbers.Integral) \
+                or not 1 <= self.n_bins <= MAX_BINS:
+            raise RolesError(f"measure {self.key!r}: bins must be a whole number from 1 to {MAX_BINS}, "
+                             f"got {self.n_bins!r}")
 
     @property
     def key(self) -> str:
@@ -64,6 +156,7 @@ class Roles:
     unique_ids: bool = True
 
     def __post_init__(self) -> None:
+        self._check_types()
         if self.condition and self.condition_from_filename:
             raise RolesError("give the condition either as columns or as a file-name regex, not both")
         if not self.measures and not self.verdict:
@@ -74,15 +167,47 @@ class Roles:
         for name, rx in (("condition_from_filename", self.condition_from_filename),
                          ("prompt_regex", self.prompt_regex)):
             if rx is not None:
-                try:
-                    re.compile(rx)
-                except re.error as e:
-                    raise RolesError(f"{name} is not a valid regular expression ({e}): {rx!r}") from None
+                _check_regex(name, rx)
         if self.condition_from_filename and not re.compile(self.condition_from_filename).groupindex:
             raise RolesError("condition_from_filename needs named groups, e.g. "
                              r"'responses_(?P<model>.+)\.csv'")
         if self.prompt_regex and "prompt" not in re.compile(self.prompt_regex).groupindex:
             raise RolesError("prompt_regex needs a named group 'prompt', e.g. " + repr(EM_PROMPT_REGEX))
+        self._check_output_names()
+
+    def _check_types(self) -> None:
+        """Fields of the wrong type would fail later, far from the mistake (or, for strings, split into letters)."""
+        _check_names("condition", self.condition)
+        _check_name("prompt", self.prompt)
+        _check_names("features", self.features)
+        for name, value in (("verdict", self.verdict), ("id", self.id)):
+            if value is not None:
+                _check_name(name, value)
+        if not isinstance(self.measures, (list, tuple)) or not all(isinstance(m, Measure) for m in self.measures):
+            raise RolesError(f"measures must be a list of Measure, got {self.measures!r}")
+        for name, levels in (("verdict_levels", self.verdict_levels), ("score_verdicts", self.score_verdicts)):
+            if levels is not None and (isinstance(levels, str) or not isinstance(levels, (list, tuple))
+                                       or not all(isinstance(v, str) for v in levels)):
+                raise RolesError(f"{name} must be a list of strings, got {levels!r}")
+        if not isinstance(self.feature_defaults, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.feature_defaults.items()):
+            raise RolesError(f"feature_defaults must map feature names to strings, got {self.feature_defaults!r}")
+        if not isinstance(self.unique_ids, bool):
+            raise RolesError(f"unique_ids must be true or false, got {self.unique_ids!r}")
+
+    def _check_output_names(self) -> None:
+        """Condition parts, features and measures become columns next to condition, prompt, verdict and count;
+        two with one name (in any case: DuckDB ignores case) would silently overwrite each other."""
+        named = [(p, "condition part") for p in self.condition_parts if p != "condition"]
+        named += [(f, "prompt feature") for f in self.feature_names] + [(k, "measure") for k in self.measure_keys]
+        seen = {c: "column simstats adds" for c in OUTPUT_COLUMNS}
+        for name, what in named:
+            other = seen.get(name.lower()) or ("column simstats adds" if _INTERNAL.fullmatch(name) else None)
+            if other:
+                fix = "name the measure with Measure(column, name=...)" if what == "measure" else "rename it"
+                raise RolesError(f"{what} {name!r} has the name of a {other} (names are compared ignoring case), "
+                                 f"so one would overwrite the other: {fix}")
+            seen[name.lower()] = what
 
     @property
     def measure_keys(self) -> list[str]:
@@ -120,8 +245,8 @@ class Roles:
 
 def em_roles(**overrides: Any) -> Roles:
     """Roles for emergent-misalignment logs: `question_id` with format suffixes, `aligned` and `coherent` scores."""
-    base = dict(prompt="question_id", prompt_regex=EM_PROMPT_REGEX, feature_defaults={"format": "plain"},
-                measures=[Measure("aligned"), Measure("coherent")])
+    base: dict[str, Any] = {"prompt": "question_id", "prompt_regex": EM_PROMPT_REGEX,
+                            "feature_defaults": {"format": "plain"}, "measures": [Measure("aligned"), Measure("coherent")]}
     base.update(overrides)
     return Roles(**base)
 
@@ -136,7 +261,9 @@ _SECTION_KEYS = {
 }
 
 
-def _check_keys(where: str, got: dict, allowed: set[str], path: Path) -> None:
+def _check_keys(where: str, got: Any, allowed: set[str], path: Path) -> None:
+    if not isinstance(got, dict):
+        raise RolesError(f"{path}: {where} must be a table (e.g. [section] with key = value lines), got {got!r}")
     for k in got:
         if k not in allowed:
             hint = difflib.get_close_matches(k, sorted(allowed), n=1)
@@ -167,6 +294,8 @@ def load_roles(path: str | Path) -> Roles:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RolesError(f"{path}: roles file not found") from None
+    except OSError as e:  # a folder, or no permission
+        raise RolesError(f"{path}: cannot read the roles file ({e.strerror or e})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise RolesError(f"{path}: not valid TOML ({e})") from None
     _check_keys("the roles file", raw, _TOP_KEYS, path)
@@ -177,34 +306,57 @@ def load_roles(path: str | Path) -> Roles:
     cond = raw.get("condition", {})
     if "columns" in cond:
         cols = cond["columns"]
-        kw["condition"] = [cols] if isinstance(cols, str) else list(cols)
+        kw["condition"] = [cols] if isinstance(cols, str) else _value(path, "[condition] columns", cols, list,
+                                                                      "a column name or a list of them")
     if "from_filename" in cond:
-        kw["condition_from_filename"] = cond["from_filename"]
+        kw["condition_from_filename"] = _value(path, "[condition] from_filename", cond["from_filename"], str,
+                                               "a regular expression")
     prompt = raw.get("prompt", {})
     if "column" in prompt:
         kw["prompt"] = prompt["column"]
     if "regex" in prompt:
-        kw["prompt_regex"] = prompt["regex"]
-    kw["features"] = list(prompt.get("features", []))
-    kw["feature_defaults"] = {str(k): str(v) for k, v in prompt.get("defaults", {}).items()}
+        kw["prompt_regex"] = _value(path, "[prompt] regex", prompt["regex"], str, "a regular expression")
+    kw["features"] = _value(path, "[prompt] features", prompt.get("features", []), list, "a list of column names")
+    defaults = _value(path, "[prompt] defaults", prompt.get("defaults", {}), dict, "a table, e.g. { format = "
+                      '"plain" }')
+    kw["feature_defaults"] = {str(k): str(v) for k, v in defaults.items()}
     if "measure" in raw:
-        measures = []
-        for i, m in enumerate(raw["measure"]):
-            _check_keys(f"[[measure]] #{i + 1}", m, _SECTION_KEYS["measure"], path)
-            if "column" not in m:
-                raise RolesError(f"{path}: [[measure]] #{i + 1} needs a 'column'")
-            measures.append(Measure(m["column"], float(m.get("lower", 0.0)), float(m.get("upper", 100.0)),
-                                    int(m.get("bins", 100)), m.get("name")))
-        kw["measures"] = measures
+        kw["measures"] = [_measure(path, i, m) for i, m in enumerate(
+            _value(path, "measure", raw["measure"], list, "a list of [[measure]] tables"))]
     verdict = raw.get("verdict", {})
     if "column" in verdict:
         kw["verdict"] = verdict["column"]
     if "levels" in verdict:
-        kw["verdict_levels"] = list(verdict["levels"])
+        kw["verdict_levels"] = _value(path, "[verdict] levels", verdict["levels"], list, "a list of strings")
     if "in_scores" in verdict:
-        kw["score_verdicts"] = list(verdict["in_scores"])
+        kw["score_verdicts"] = _value(path, "[verdict] in_scores", verdict["in_scores"], list, "a list of strings")
     ident = raw.get("id", {})
     if "column" in ident:
         kw["id"] = ident["column"]
-        kw["unique_ids"] = bool(ident.get("unique", True))
-    return Roles(**kw)
+        kw["unique_ids"] = _value(path, "[id] unique", ident.get("unique", True), bool, "true or false")
+    try:
+        return Roles(**kw)
+    except RolesError as e:
+        raise RolesError(f"{path}: {e}") from None
+
+
+def _value(path: Path, where: str, value: Any, kind: type, description: str) -> Any:
+    """``value`` if it has the TOML type ``kind``; otherwise a RolesError naming the key."""
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise RolesError(f"{path}: {where} must be {description}, got {value!r}")
+    return list(value) if kind is list else value
+
+
+def _measure(path: Path, i: int, m: Any) -> Measure:
+    """One [[measure]] table of a roles file."""
+    where = f"[[measure]] #{i + 1}"
+    _check_keys(where, m, _SECTION_KEYS["measure"], path)
+    if "column" not in m:
+        raise RolesError(f"{path}: {where} needs a 'column'")
+    lower, upper = (_value(path, f"{where} {k}", m.get(k, d), numbers.Real, "a number")
+                    for k, d in (("lower", 0.0), ("upper", 100.0)))
+    bins = _value(path, f"{where} bins", m.get("bins", 100), int, "a whole number")
+    try:
+        return Measure(m["column"], float(lower), float(upper), bins, m.get("name"))
+    except RolesError as e:
+        raise RolesError(f"{path}: {where}: {e}") from None

@@ -15,22 +15,69 @@ import duckdb
 
 from simstats.errors import DataError
 from simstats.logs.normalise import in_list, lit, measure_text, measure_value, q
-from simstats.logs.readers import ROW
+from simstats.logs.readers import ROW, log_kind
 from simstats.logs.roles import Roles
+
+_NUMBERS = {"tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint", "usmallint", "uinteger", "ubigint",
+            "uhugeint", "float", "double", "decimal", "boolean", "null"}
+_UNREADABLE = {"struct", "list", "map", "array", "union", "blob"}  # nested or binary: no text a role could use
+
+
+def _shown(names: list[str]) -> str:
+    """Column names for a one-line message (quoted where they hold line breaks or other control characters)."""
+    return ", ".join(n if n.isprintable() else repr(n) for n in names)
+
+
+def _missing_hint(col: str, columns: list[str]) -> str:
+    close = difflib.get_close_matches(col, columns, n=1)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    if not columns:
+        return "; the file has no named columns"
+    hint = f"; the file has: {_shown(columns[:12])}" + (f" and {len(columns) - 12} more" if len(columns) > 12 else "")
+    if len(columns) == 1 and any(sep in columns[0] for sep in ";\t|"):
+        hint += " (a single column: is the file separated by ';', tabs or '|' instead of commas?)"
+    return hint
+
+
+def _check_type(col: str, kind: duckdb.DuckDBPyType, is_score: bool, path: Path) -> None:
+    """Role columns hold scalars; score columns numbers, or text that spells them (checked row by row later)."""
+    if kind.id in _UNREADABLE:
+        raise DataError(f"holds {kind} values, which no role can read (a role needs plain numbers or text: flatten "
+                        "nested data first)", file=str(path), column=col)
+    if is_score and kind.id not in _NUMBERS and str(kind) != "VARCHAR":
+        raise DataError(f"holds {kind} values, not scores (a score column holds numbers, or text that spells them)",
+                        file=str(path), column=col)
 
 
 def check_columns(roles: Roles, columns: list[str], path: Path) -> None:
-    """Every column a role names must exist in the file."""
+    """Every column a role names must exist in the file, unambiguously, with values the role can read.
+
+    ``columns`` may be a :class:`~simstats.logs.readers.Columns`, which also knows each column's type and the
+    columns that were left out of the file's view (repeated names, nested values), with the error for each.
+    """
+    problems = getattr(columns, "problems", {})
+    types = getattr(columns, "types", {})
+    scores = {m.column for m in roles.measures}
     for col in roles.required_columns():
+        if col.lower() in problems:
+            raise problems[col.lower()]
         if col not in columns:
-            close = difflib.get_close_matches(col, columns, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; the file has: {', '.join(columns[:12])}"
-            raise DataError(f"missing column (needed as a role){hint}", file=str(path), column=col)
+            raise DataError(f"missing column (needed as a role){_missing_hint(col, columns)}", file=str(path),
+                            column=col)
+        if col in types:
+            _check_type(col, types[col], col in scores, path)
 
 
 def _first(con: duckdb.DuckDBPyConnection, view: str, cond: str) -> tuple[int, int] | None:
     row, n = con.execute(f"SELECT min({ROW}), count(*) FROM {view} WHERE {cond}").fetchall()[0]
     return None if not n else (int(row), int(n))
+
+
+def _short(value: object) -> str:
+    """``repr`` of a cell, cut so that a long cell keeps the message readable."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _raise(path: Path, found: tuple[int, int], column: str, message: str) -> None:
@@ -64,8 +111,22 @@ def _surely_in_range(bounds: tuple, lower: float, upper: float) -> bool:
     return math.isfinite(lo) and math.isfinite(hi) and lower <= lo and hi <= upper
 
 
+def _check_readable(con: duckdb.DuckDBPyConnection, roles: Roles, view: str, path: Path) -> None:
+    """Decode every role column of a Parquet file once (a tenth of the time an open takes), so that a damaged data
+    page under an intact footer is reported here, naming the file, and not from inside a later aggregate query."""
+    if log_kind(path) != "parquet":
+        return  # the other formats were parsed whole into memory already
+    cols = ", ".join(q(c) for c in roles.required_columns())
+    try:
+        con.execute(f"SELECT count(*) FROM {view} WHERE hash({cols}) = 0").fetchall()
+    except duckdb.Error as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"the Parquet data is damaged and cannot be read ({first})", file=str(path)) from None
+
+
 def check_values(con: duckdb.DuckDBPyConnection, roles: Roles, view: str, path: Path, text_cols: set[str]) -> None:
     """Scores must be numbers inside their declared range; verdicts must be declared levels."""
+    _check_readable(con, roles, view, path)
     bounds = _bounds(con, view, list(dict.fromkeys(m.column for m in roles.measures if m.column not in text_cols)))
     for m in roles.measures:
         is_text = m.column in text_cols
@@ -78,7 +139,8 @@ def check_values(con: duckdb.DuckDBPyConnection, roles: Roles, view: str, path: 
             if found:
                 value = con.execute(f"SELECT {t} FROM {view} WHERE {ROW} = {found[0]}").fetchall()[0][0]
                 allowed = ", ".join(roles.score_verdicts + ["an empty cell"])
-                _raise(path, found, m.column, f"score {value!r} is not a number (allowed besides numbers: {allowed})")
+                _raise(path, found, m.column, f"score {_short(value)} is not a number (allowed besides numbers: "
+                                             f"{allowed})")
         v = measure_value(m.column, is_text, roles.score_verdicts)
         found = _first(con, view, f"({v}) < {m.lower} OR ({v}) > {m.upper} OR isinf({v})")
         if found:
@@ -90,7 +152,7 @@ def check_values(con: duckdb.DuckDBPyConnection, roles: Roles, view: str, path: 
         if found:
             value = con.execute(f"SELECT {t} FROM {view} WHERE {ROW} = {found[0]}").fetchall()[0][0]
             _raise(path, found, roles.verdict,
-                   f"unknown verdict {value!r}; declared levels: {', '.join(roles.verdict_levels)}")
+                   f"unknown verdict {_short(value)}; declared levels: {', '.join(roles.verdict_levels)}")
 
 
 def _ids_surely_unique(con: duckdb.DuckDBPyConnection, rows_view: str) -> bool:

@@ -1,0 +1,143 @@
+"""Fitting a model: one :func:`fit` with a sampler switch, a start from the kind's pre-fit, and convergence checks.
+
+>>> from simstats.spec import load_spec                                  # doctest: +SKIP
+>>> out = fit(load_spec("models/persona_mixture.toml"), patterns, seed=1)  # doctest: +SKIP
+>>> out.converged, out.timings["total"]                                  # doctest: +SKIP
+(True, 14.2)
+
+The kind (:func:`simstats.kinds.kind_of`) gives the design, the start values with their jitter rules and its
+parametrisation choice, and the PyMC graph; the sampler runs (:mod:`simstats.inference.samplers`); the diagnostics
+(:mod:`simstats.inference.diagnostics`) and the kind's own checks give one status.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from simstats.errors import FitError, SpecError
+from simstats.graph.design import ModelData
+from simstats.graph.kernel import ieee_numba
+from simstats.inference.diagnostics import Diagnostics, approximate, diagnose
+from simstats.inference.samplers import MCMC, SAMPLERS, run_sampler
+from simstats.kinds import Start, kind_of
+from simstats.logs.patterns import Patterns
+from simstats.spec import ModelSpec
+
+
+def check(idata, spec: ModelSpec, data: ModelData, sampler: str) -> Diagnostics:
+    """:func:`~simstats.inference.diagnostics.diagnose` (or :func:`~simstats.inference.diagnostics.approximate`)
+    plus the kind's own checks (the persona mixture: do the fitted fingerprints sit at their own anchors)."""
+    kind = kind_of(spec)
+    post = idata["posterior"]
+    d = (diagnose(idata, var_names=kind.sampled_variables([str(v) for v in post.data_vars]))
+         if sampler in MCMC else approximate(idata, sampler))
+    extra = kind.checks(post, spec, data)
+    if extra:
+        d.messages.extend(extra)
+        if d.status == "ok":
+            d.status = "warning"
+    return d
+
+
+@dataclass
+class FitOutput:
+    """What :func:`fit` returns: the posterior (``idata``) and everything needed to interpret it.
+
+    ``patterns`` are the patterns given (``data.patterns`` those the model saw, coarsened as the spec asks); one
+    fit has one data hash, that of ``patterns``."""
+
+    idata: Any                      # xarray.DataTree: posterior (named dims), sample_stats, attrs
+    spec: ModelSpec
+    patterns: Patterns
+    model: Any                      # the pymc.Model
+    sampler: str
+    timings: dict[str, float]
+    data: ModelData | None = None
+    diagnostics: Diagnostics | None = None
+    start: Start | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def converged(self) -> bool:
+        return self.diagnostics is not None and self.diagnostics.converged
+
+    @property
+    def em(self):
+        """The pre-fit the chains started from (the persona mixture: its EM result)."""
+        return None if self.start is None else self.start.prefit
+
+
+def seed_ints(seed: int | None, n: int) -> list[int]:
+    """``n`` independent 32-bit seeds from one seed (``None``: fresh entropy)."""
+    ss = np.random.SeedSequence(seed)
+    return [int(x) for x in ss.generate_state(n, dtype=np.uint32)]
+
+
+def stamp(idata, spec: ModelSpec, patterns: Patterns, sampler: str, seed: int | None) -> None:
+    """Record the spec, the data hash, the sampler and the seed in the posterior's attributes."""
+    idata.attrs.update({"simstats_spec": spec.name, "simstats_spec_hash": spec.hash(),
+                        "simstats_data_hash": patterns.data_hash(), "simstats_sampler": sampler,
+                        "simstats_seed": -1 if seed is None else int(seed)})
+
+
+def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draws: int | None = None,
+        tune: int | None = None, chains: int | None = None, seed: int | None = None, progress: bool = True,
+        target_accept: float | None = None, backend: str = "numba", require_convergence: bool = False,
+        em_iter: int = 500, adaptation: str = "low_rank") -> FitOutput:
+    """Fit ``spec`` to ``patterns`` and check convergence.
+
+    ``sampler`` is one of ``nutpie`` (default from the spec), ``pymc``, ``numpyro``, ``blackjax``, ``advi``,
+    ``pathfinder``; ``draws`` / ``tune`` / ``chains`` / ``target_accept`` default to the spec's ``[sampler]``;
+    ``seed`` makes draws reproducible; ``backend`` is the nutpie compile backend (``numba`` or ``jax``).
+
+    A fit that fails the checks (R-hat > 1.01, ESS < 400, divergences, label switching, merged personas) is never
+    silently returned as a result: it raises :class:`FitError` with ``require_convergence=True``, else it warns and
+    ``out.converged`` is ``False``. Approximations (advi, pathfinder) are always ``converged = False``.
+    """
+    t_start = time.perf_counter()
+    ieee_numba()                  # same seed, same draws whatever the state of the compile cache
+    s = spec.sampler
+    sampler = sampler or s.name
+    if sampler not in SAMPLERS:
+        raise SpecError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    draws, tune, chains = draws or s.draws, s.tune if tune is None else tune, chains or s.chains
+    target_accept = target_accept or s.target_accept
+    kind = kind_of(spec)
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    data = kind.design(spec, patterns)
+    start = kind.start(spec, data, em_iter=em_iter)
+    timings["init"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model = kind.build(spec, data, centring=start.centring)
+    timings["build"] = time.perf_counter() - t0
+
+    seeds = seed_ints(seed, 3)
+    idata, t = run_sampler(sampler, model, start, draws=draws, tune=tune, chains=chains, seed=seeds[1],
+                           rng=np.random.default_rng(seeds[0]), progress=progress, target_accept=target_accept,
+                           backend=backend, adaptation=adaptation)
+    timings.update(t)
+
+    t0 = time.perf_counter()
+    diag = check(idata, spec, data, sampler)
+    timings["diagnostics"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_start
+    stamp(idata, spec, patterns, sampler, seed)
+    out = FitOutput(idata, spec, patterns, model, sampler, timings, data, diag, start,
+                    {"draws": draws, "tune": tune, "chains": chains, "seed": seed, "target_accept": target_accept,
+                     "backend": backend})
+    if sampler in MCMC and not diag.converged:
+        msg = f"fit with {sampler} did not converge: {diag.summary()}"
+        if require_convergence:
+            raise FitError(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=2)
+    return out
+
+
+__all__ = ["FitOutput", "check", "fit", "seed_ints", "stamp"]

@@ -1,0 +1,161 @@
+"""Reports in plain words on a rich console (and as text files): a fit's tables and one sentence per condition, its
+JSON report, and the summary of checked logs (``simstats data check``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%" if x >= 0.001 or x == 0 else f"{100 * x:.2f}%"
+
+
+def condition_sentence(condition: str, persona: str, share: dict[str, float], prob: float) -> str:
+    """One plain sentence, e.g. "insecure: 6.1% of answers come from the misaligned persona (90% interval 4.8-7.6%)".
+
+    >>> condition_sentence("insecure", "misaligned", {"mean": 0.061, "low": 0.048, "high": 0.076}, 0.9)
+    'insecure: 6.1% of answers come from the misaligned persona (90% interval 4.8-7.6%).'
+    """
+    return (f"{condition}: {_pct(share['mean'])} of answers come from the {persona} persona "
+            f"({prob:.0%} interval {_pct(share['low']).rstrip('%')}-{_pct(share['high'])}).")
+
+
+def focus_persona(report: dict[str, Any]) -> str:
+    """The persona the sentences talk about: 'misaligned' if the model has one, else the second persona."""
+    names = list(report["personas"])
+    return "misaligned" if "misaligned" in names else names[min(1, len(names) - 1)]
+
+
+def distribution_sentence(condition: str, measure: str, dist: dict[str, dict[str, float]], prob: float) -> str:
+    """One plain sentence about a degradation model's condition, e.g. "base: mean aligned score 82.1 (90% interval
+    80.3-83.8), sd 14.2, no score 1.2%."
+
+    >>> distribution_sentence("base", "aligned", {"mean": {"mean": 82.1, "low": 80.3, "high": 83.8},
+    ...                       "sd": {"mean": 14.2}, "no_score": {"mean": 0.012}}, 0.9)
+    'base: mean aligned score 82.1 (90% interval 80.3-83.8), sd 14.2, no score 1.2%.'
+    """
+    m = dist["mean"]
+    return (f"{condition}: mean {measure} score {m['mean']:.1f} ({prob:.0%} interval {m['low']:.1f}-{m['high']:.1f}), "
+            f"sd {dist['sd']['mean']:.1f}, no score {_pct(dist['no_score']['mean'])}.")
+
+
+def sentences(report: dict[str, Any]) -> list[str]:
+    """One plain sentence per condition; none for a failed fit (its public report has no shares). A degradation
+    model (no personas) gets one sentence per condition about its first measure's distribution."""
+    if report.get("kind") == "degradation":
+        return [distribution_sentence(c, next(iter(by)), next(iter(by.values())), report["interval"])
+                for c, by in report.get("distributions", {}).items()]
+    if "conditions" not in report:
+        return []
+    p = focus_persona(report)
+    return [condition_sentence(c, p, shares[p], report["interval"]) for c, shares in report["conditions"].items()]
+
+
+def print_report(report: dict[str, Any], console: Console | None = None) -> None:
+    """Diagnostics, fingerprints, the shares table and one sentence per condition."""
+    con = console or Console()
+    d = report["diagnostics"]
+    colour = {"ok": "green", "warning": "yellow", "failed": "red"}[d["status"]]
+    con.print(f"[bold]{report['model']}[/] fitted with {report['sampler']} to {report['n_answers']} answers. "
+              f"Diagnostics: [{colour}]{d['status']}[/] (max R-hat {d['max_rhat']:.3f}, min bulk ESS "
+              f"{d['min_ess_bulk']:.0f}, min tail ESS {d.get('min_ess_tail', float('nan')):.0f}, "
+              f"{d['divergences']} divergences"
+              + (", labels switched" if d["label_switching"] else "") + ")")
+    for msg in d.get("messages", []):
+        con.print(f"  - {msg}")
+    if d["status"] == "failed":         # public_report dropped the results: a failed fit is not a result
+        con.print("The fit failed its diagnostics: no results are reported.", highlight=False)
+        return
+    if report.get("kind") == "degradation":
+        _print_distributions(report, con)
+        return
+    fp = Table("persona", *[f"mean {m}" for m in next(iter(report["personas"].values()))["fingerprint"]],
+               *[f"no {m} score" for m in next(iter(report["personas"].values()))["no_score"]],
+               title="Persona fingerprints (shared by every condition)")
+    for p, info in report["personas"].items():
+        fp.add_row(p, *[f"{v:.1f}" for v in info["fingerprint"].values()],
+                   *[_pct(v) for v in info["no_score"].values()])
+    con.print(fp)
+    names = list(report["personas"])
+    pct = f"{report['interval']:.0%}"
+    tab = Table("condition", *names, "threshold rate: observed", "model", title=f"Persona shares ({pct} intervals)")
+    for c, shares in report["conditions"].items():
+        tr = report["threshold_rate"][c]
+        tab.add_row(c, *[f"{_pct(shares[p]['mean'])} [{_pct(shares[p]['low'])}, {_pct(shares[p]['high'])}]"
+                         for p in names],
+                    _pct(tr["empirical"]), f"{_pct(tr['mean'])} [{_pct(tr['low'])}, {_pct(tr['high'])}]")
+    con.print(tab)
+    effects = report.get("condition_effects") or {}
+    if effects:
+        free = list(next(iter(effects.values())))
+        et = Table("effect", *free, title=f"Condition effects on persona log-odds vs {names[0]} ({pct} intervals)")
+        for e, by in effects.items():
+            et.add_row(e, *[f"{by[p]['mean']:+.2f} [{by[p]['low']:+.2f}, {by[p]['high']:+.2f}]" for p in free])
+        con.print(et)
+    for note in report.get("notes", []):
+        con.print(f"note: {note}", highlight=False)
+    for s in sentences(report):
+        con.print(s, highlight=False)
+
+
+def _print_distributions(report: dict[str, Any], con: Console) -> None:
+    """A degradation model's report: no personas; per condition each score's mean, sd and no-score rate."""
+    pct = f"{report['interval']:.0%}"
+    con.print("This model has no personas: each condition's scores are one distribution per measure whose "
+              "location and spread shift with the condition.", highlight=False)
+    dists = report.get("distributions", {})
+    measures = list(next(iter(dists.values()))) if dists else []
+    tab = Table("condition", *[f"{m} {s}" for m in measures for s in ("mean", "sd", "no score")],
+                "threshold rate: observed", "model", title=f"Score distributions per condition ({pct} intervals)")
+    for c, by in dists.items():
+        tr = report["threshold_rate"][c]
+        cells = []
+        for m in measures:
+            mu, sd, ns = by[m]["mean"], by[m]["sd"], by[m]["no_score"]
+            cells += [f"{mu['mean']:.1f} [{mu['low']:.1f}, {mu['high']:.1f}]", f"{sd['mean']:.1f}",
+                      _pct(ns["mean"])]
+        tab.add_row(c, *cells, _pct(tr["empirical"]), f"{_pct(tr['mean'])} [{_pct(tr['low'])}, {_pct(tr['high'])}]")
+    con.print(tab)
+    for note in report.get("notes", []):
+        con.print(f"note: {note}", highlight=False)
+    for s in sentences(report):
+        con.print(s, highlight=False)
+
+
+def public_report(result) -> dict:
+    """The report of a fit (``FitResult.summary_dict``), without personas, shares and threshold rates when the fit
+    failed its diagnostics: a failed fit is never reported as a result."""
+    report = result.summary_dict()
+    if report["diagnostics"]["status"] == "failed":
+        for k in ("conditions", "threshold_rate", "personas", "distributions", "interaction_effects"):
+            report.pop(k, None)
+    return report
+
+
+def print_summary(s: dict, out: Console) -> None:
+    """Print the summary of `simstats data check` as a sentence, a table per condition and notes."""
+    excluded = sum(s["excluded"].values())
+    out.print(f"[bold]{s['rows_read']}[/] rows read from {s['files']} file(s): [green]{s['rows_used']} used[/], "
+              f"{excluded} excluded" + (f" ({', '.join(f'{k}: {v}' for k, v in s['excluded'].items())})"
+                                        if excluded else ""))
+    if s["files_skipped"]:
+        out.print(f"skipped {len(s['files_skipped'])} entries (not logs, or hidden): "
+                  f"{', '.join(s['files_skipped'][:5])}")
+    table = Table("condition", "answers", *(["threshold rate"] if "threshold_rate" in s else []),
+                  title=f"{s['n_conditions']} conditions, {s['n_prompts']} prompts, {s['n_patterns']} unique patterns")
+    for cond, n in s["conditions"].items():
+        extra = [f"{s['threshold_rate'][cond]:.1%}"] if "threshold_rate" in s else []
+        table.add_row(cond, str(n), *extra)
+    out.print(table)
+    for m, info in s["measures"].items():
+        out.print(f"measure {m}: {info['missing']} empty (kept as an observation), grid [{info['lower']:g}, "
+                  f"{info['upper']:g}] in {info['n_bins']} bins")
+    for f, levels in s["features"].items():
+        out.print(f"prompt feature {f}: {', '.join(levels)}")
+
+
+__all__ = ["condition_sentence", "distribution_sentence", "focus_persona", "print_report", "print_summary",
+           "public_report", "sentences"]

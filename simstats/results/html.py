@@ -1,0 +1,80 @@
+"""HTML views of fitted results for Jupyter (``FitResult._repr_html_``) and the HTML report: plain tables with inline
+styles (no JavaScript, no external CSS), so that they render the same in Jupyter, VS Code and exported notebooks.
+Every string that comes from a log (condition names, persona names, messages) is escaped."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+_STATUS_COLOUR = {"ok": "#1a7f37", "warning": "#9a6700", "failed": "#cf222e"}
+_TABLE = 'style="border-collapse:collapse;font-size:12px;margin:4px 0"'
+_CELL = 'style="padding:2px 8px;border-bottom:1px solid #ddd;text-align:{align}"'
+
+
+def _table(header: list[str], rows: list[list[Any]], align: list[str] | None = None) -> str:
+    align = align or ["left"] + ["right"] * (len(header) - 1)
+    head = "".join(f"<th {_CELL.format(align=a)}>{escape(str(h))}</th>" for h, a in zip(header, align))
+    body = "".join("<tr>" + "".join(f"<td {_CELL.format(align=a)}>{escape(str(v))}</td>" for v, a in zip(r, align))
+                   + "</tr>" for r in rows)
+    return f"<table {_TABLE}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def result_html(result, prob: float | None = None) -> str:
+    """HTML of a :class:`~simstats.posterior.FitResult`: status, fingerprints, persona shares with intervals."""
+    rep = result.summary_dict() if prob is None else result.summary_dict(prob)
+    d = rep["diagnostics"]
+    colour = _STATUS_COLOUR.get(d["status"], "#000")
+    parts = [f"<div><b>simstats fit</b> of <code>{escape(rep['model'])}</code> ({escape(rep['sampler'])}) on "
+             f"{rep['n_answers']:,} answers: <b style=\"color:{colour}\">{escape(d['status'])}</b> "
+             f"(max R-hat {d['max_rhat']:.3f}, min bulk ESS {d['min_ess_bulk']:.0f}, "
+             f"min tail ESS {d.get('min_ess_tail', float('nan')):.0f}, {d['divergences']} divergences)</div>"]
+    for m in d.get("messages", []):
+        parts.append(f"<div style=\"color:{colour};font-size:12px\">{escape(m)}</div>")
+    if d["status"] == "failed":
+        parts.append("<div><i>The fit failed its diagnostics: its personas and shares are not shown.</i></div>")
+        return "\n".join(parts)
+    if rep.get("kind") == "degradation":
+        parts.append(_distributions_html(rep))
+        return "\n".join(parts)
+    personas = list(rep["personas"])
+    measures = list(next(iter(rep["personas"].values()))["fingerprint"]) if personas else []
+    parts.append(_table(["persona", *[f"mean {m}" for m in measures], *[f"no {m} score" for m in measures]],
+                        [[p, *[f"{rep['personas'][p]['fingerprint'][m]:.1f}" for m in measures],
+                          *[_pct(rep['personas'][p]['no_score'][m]) for m in measures]] for p in personas]))
+    pct = int(round(100 * rep["interval"]))
+    rows = []
+    for c, per in rep["conditions"].items():
+        tr = rep["threshold_rate"][c]
+        rows.append([c, *[f"{_pct(per[p]['mean'])} [{_pct(per[p]['low'])}, {_pct(per[p]['high'])}]" for p in personas],
+                     _pct(tr["empirical"]), f"{_pct(tr['mean'])} [{_pct(tr['low'])}, {_pct(tr['high'])}]"])
+    rule = f"; threshold rule {escape(rep['threshold_rule'])}" if rep.get("threshold_rule") else ""
+    parts.append(f"<div style=\"font-size:12px\">persona shares per condition, mean [{pct}% interval]{rule}</div>")
+    parts.append(_table(["condition", *personas, "rule: observed", "rule: model"], rows))
+    return "\n".join(parts)
+
+
+def _distributions_html(rep: dict[str, Any]) -> str:
+    """A degradation model (no personas): each condition's score mean, sd and no-score rate per measure."""
+    dists = rep.get("distributions", {})
+    measures = list(next(iter(dists.values()))) if dists else []
+    rows = []
+    for c, by in dists.items():
+        tr = rep["threshold_rate"][c]
+        cells = []
+        for m in measures:
+            mu = by[m]["mean"]
+            cells += [f"{mu['mean']:.1f} [{mu['low']:.1f}, {mu['high']:.1f}]", f"{by[m]['sd']['mean']:.1f}",
+                      _pct(by[m]["no_score"]["mean"])]
+        rows.append([c, *cells, _pct(tr["empirical"]), f"{_pct(tr['mean'])} [{_pct(tr['low'])}, {_pct(tr['high'])}]"])
+    note = ("<div style=\"font-size:12px\">No personas: each condition's scores are one distribution per measure "
+            "whose location and spread shift with the condition.</div>")
+    return note + _table(["condition", *[f"{m} {s}" for m in measures for s in ("mean", "sd", "no score")],
+                          "rule: observed", "rule: model"], rows)
+
+
+__all__ = ["result_html"]

@@ -1,0 +1,67 @@
+"""The public one-call workflow: ``simstats.fit(spec, data)`` → :class:`~simstats.results.FitResult`.
+
+Accepts a spec as a path, a :class:`ModelSpec` or ``None`` (the default persona mixture), and data as
+:class:`Patterns`, a :class:`LogSet`, a bundled :class:`Dataset`, log paths (with roles), or ``None`` (the bundled
+clarifying-em logs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from simstats.errors import FitError
+from simstats.logs import LogSet, Patterns, Roles, open_logs
+from simstats.results.fit_result import FitResult
+from simstats.spec import ModelSpec, default_spec_path, load_spec
+
+
+def resolve_spec(spec: ModelSpec | str | Path | None) -> ModelSpec:
+    if spec is None:
+        return load_spec(default_spec_path())
+    if isinstance(spec, ModelSpec):
+        return spec
+    return load_spec(spec)
+
+
+def resolve_patterns(data: Any, roles: Roles | None = None) -> Patterns:
+    from simstats.datasets import Dataset, load_dataset
+
+    if data is None:
+        return load_dataset().patterns
+    if isinstance(data, Patterns):
+        return data
+    if isinstance(data, (LogSet, Dataset)):
+        return data.patterns() if isinstance(data, LogSet) else data.patterns
+    if isinstance(data, (str, Path, list, tuple)):
+        from simstats.logs import em_roles
+
+        return open_logs(data if isinstance(data, (list, tuple)) else [data], roles or em_roles()).patterns()
+    raise TypeError(f"cannot fit data of type {type(data).__name__}; give Patterns, a LogSet, a Dataset or paths")
+
+
+def fit(spec: ModelSpec | str | Path | None = None, data: Any = None, *, roles: Roles | None = None,
+        sampler: str | None = None, draws: int | None = None, tune: int | None = None, chains: int | None = None,
+        seed: int | None = None, progress: bool = True, require_converged: bool = False) -> FitResult:
+    """Fit a persona model to logs and return the fitted result.
+
+    ``sampler`` is one of ``nutpie`` (default), ``pymc``, ``numpyro``, ``blackjax``, ``advi``, ``pathfinder``;
+    the spec's ``[sampler]`` table gives the defaults of the other settings. A ``seed`` makes draws reproducible.
+    With ``require_converged=True`` a fit whose diagnostics status is ``failed`` raises :class:`FitError`.
+
+    >>> import simstats                                     # doctest: +SKIP
+    >>> result = simstats.fit(data=simstats.load_dataset("clarifying_em"), seed=1)   # doctest: +SKIP
+    >>> result.shares().xs("misaligned", level="persona")    # doctest: +SKIP
+    """
+    from simstats import inference
+
+    s = resolve_spec(spec)
+    pats = resolve_patterns(data, roles)
+    out = inference.fit(s, pats, sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed,
+                        progress=progress)
+    result = FitResult(out.idata, s, pats, out.sampler, dict(out.timings),
+                       {"seed": seed, "draws": draws, "tune": tune, "chains": chains})
+    result.__dict__["diagnostics"] = out.diagnostics      # computed once by the fit (cached_property slot)
+    if require_converged and result.diagnostics.status == "failed":
+        raise FitError("the fit did not converge: " + "; ".join(result.diagnostics.messages))
+    return result
