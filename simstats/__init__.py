@@ -33,7 +33,14 @@ _API = {
     "simulate_log": "simstats.validation.quick",
 }
 
-__all__ = sorted(["DataError", "FitError", "ResultFileError", "RolesError", "SimstatsError", "SpecError", *_API])
+__all__ = ["DataError", "FitError", "FitResult", "Grid", "LogSet", "Measure", "ModelSpec", "Patterns",
+           "ResultFileError", "Roles", "RolesError", "SimstatsError", "SpecError", "default_spec_path", "em_roles",
+           "fit", "load_dataset", "load_result", "load_roles", "load_spec", "open_logs", "save_result",
+           "simulate_log"]
+
+
+assert set(__all__) == set(_API) | {"DataError", "FitError", "ResultFileError", "RolesError", "SimstatsError",
+                                    "SpecError"}
 
 
 def __getattr__(name: str) -> Any:

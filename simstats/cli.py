@@ -11,17 +11,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.text import Text
 
 from simstats.errors import SimstatsError
+from simstats.report.text import plain_console
 
 app = typer.Typer(help="Bayesian persona models for logged LLM outputs.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 data_app = typer.Typer(help="Read, check and summarise logs.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-out = Console()
-err = Console(stderr=True)
+out = plain_console()
+err = plain_console(stderr=True)
 
 PathsArg = Annotated[list[Path] | None, typer.Argument(
     help="Log files or folders (CSV, JSONL, JSON, Parquet, Inspect .eval). Default: the bundled clarifying-em data.",
@@ -35,23 +36,61 @@ PromptRegexOpt = Annotated[str | None, typer.Option(
     "--prompt-regex", help="Regex with a named group 'prompt' (others become prompt features). Default: the EM "
     "convention that splits a _json / _template suffix into a 'format' feature; '' turns it off.")]
 MeasureOpt = Annotated[str | None, typer.Option(
-    "--measure", help="Judge-score column(s), comma-separated. Default: aligned,coherent.")]
+    "--measure", help="Measure column(s), comma-separated, each NAME or NAME:KIND with KIND bounded (a 0-100 score, "
+    "the default), binary (1/0, true/false, yes/no, C/I, pass/fail), categorical (levels read from the data) or "
+    "continuous (any number; grid from the data's range). Default: aligned,coherent.")]
+BehaviourOpt = Annotated[list[str] | None, typer.Option(
+    "--behaviour", help="A thresholded behaviour to count, 'NAME: RULE' such as 'misaligned: aligned < 30 and "
+    "coherent > 50' (repeat the flag). Default: those of the roles (EM logs: misaligned).")]
+ConditionDefaultOpt = Annotated[list[str] | None, typer.Option(
+    "--condition-default", help="PART=VALUE for a file-name group that a file name lacks, e.g. epochs=1 (repeat "
+    "the flag). Default: 'none'.")]
 VerdictOpt = Annotated[str | None, typer.Option("--verdict", help="Column of categorical verdicts (CODE, ...).")]
 IdOpt = Annotated[str | None, typer.Option("--id", help="Column of answer ids that must be unique.")]
 RolesOpt = Annotated[Path | None, typer.Option("--roles", help="TOML roles file (flags override it).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 
 
+def _measures(text: str):
+    """``--measure a,b:binary,c:continuous`` -> Measure objects."""
+    from simstats.logs.roles import MEASURE_KINDS, Measure
+
+    out = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, _, kind = part.partition(":")
+        kind = kind.strip() or "bounded"
+        if kind not in MEASURE_KINDS:
+            raise SimstatsError(f"--measure {part!r}: the kind must be one of {', '.join(MEASURE_KINDS)}")
+        out.append(Measure(name.strip(), kind=kind, lower=None, upper=None) if kind == "continuous"
+                   else Measure(name.strip(), kind=kind))
+    return out
+
+
+def _pairs(option: str, items: list[str], sep: str) -> dict[str, str]:
+    """``NAME<sep>VALUE`` flags -> {name: value}."""
+    out = {}
+    for item in items:
+        name, found, value = item.partition(sep)
+        if not found or not name.strip() or not value.strip():
+            raise SimstatsError(f"{option} {item!r}: write NAME{sep}VALUE")
+        out[name.strip()] = value.strip()
+    return out
+
+
 def resolve_roles(paths: list[Path] | None, condition: list[str] | None, from_filename: str | None,
                   prompt: str | None, prompt_regex: str | None, measure: str | None, verdict: str | None,
-                  id_column: str | None, roles_file: Path | None):
+                  id_column: str | None, roles_file: Path | None, behaviour: list[str] | None = None,
+                  condition_default: list[str] | None = None):
     """Roles from a file and/or flags; with no paths and no roles, the bundled dataset and its roles."""
     from simstats.datasets import clarifying_em_path, clarifying_em_roles
-    from simstats.logs.roles import Measure, em_roles, load_roles
+    from simstats.logs.roles import em_roles, load_roles, rule_measures
 
+    flags = (condition, from_filename, prompt, prompt_regex, measure, verdict, id_column, roles_file, behaviour,
+             condition_default)
     if not paths:
-        if any(v is not None for v in (condition, from_filename, prompt, prompt_regex, measure, verdict,
-                                       id_column, roles_file)):
+        if any(v is not None for v in flags):
             raise SimstatsError("role flags need log paths; without paths simstats uses the bundled dataset")
         return [clarifying_em_path()], clarifying_em_roles()
     roles = load_roles(roles_file) if roles_file else em_roles()
@@ -65,7 +104,14 @@ def resolve_roles(paths: list[Path] | None, condition: list[str] | None, from_fi
     if prompt_regex is not None:
         changes["prompt_regex"] = prompt_regex or None
     if measure:
-        changes["measures"] = [Measure(c.strip()) for c in measure.split(",") if c.strip()]
+        changes["measures"] = _measures(measure)
+        keys = {m.key for m in changes["measures"]}
+        if not roles_file:     # the EM preset's behaviour applies only while its measures are there
+            changes["behaviours"] = {n: r for n, r in roles.behaviours.items() if set(rule_measures(r)) <= keys}
+    if behaviour:
+        changes["behaviours"] = _pairs("--behaviour", behaviour, ":")
+    if condition_default:
+        changes["condition_defaults"] = _pairs("--condition-default", condition_default, "=")
     if verdict:
         changes["verdict"] = verdict
     if id_column:
@@ -76,13 +122,14 @@ def resolve_roles(paths: list[Path] | None, condition: list[str] | None, from_fi
 @data_app.command("check")
 def data_check(paths: PathsArg = None, condition: ConditionOpt = None, condition_from_filename: FromFilenameOpt = None,
                prompt: PromptOpt = None, prompt_regex: PromptRegexOpt = None, measure: MeasureOpt = None,
-               verdict: VerdictOpt = None, id: IdOpt = None, roles: RolesOpt = None, json_: JsonOpt = False) -> None:
+               verdict: VerdictOpt = None, id: IdOpt = None, roles: RolesOpt = None, behaviour: BehaviourOpt = None,
+               condition_default: ConditionDefaultOpt = None, json_: JsonOpt = False) -> None:
     """Check logs and account for every row: used, or excluded with a reason."""
     from simstats.logs import open_logs
     from simstats.report.summary import summarise
 
     files, r = resolve_roles(paths, condition, condition_from_filename, prompt, prompt_regex, measure, verdict,
-                             id, roles)
+                             id, roles, behaviour, condition_default)
     summary = summarise(open_logs(files, r))
     if json_:
         out.print_json(json.dumps(summary))
@@ -105,8 +152,8 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an earlier outp
 
 def _report_exit(report: dict) -> None:
     if report["diagnostics"]["status"] == "failed":
-        err.print("[red]the fit failed its diagnostics; its persona shares are not reported:[/] "
-                  + "; ".join(report["diagnostics"]["messages"]), highlight=False)
+        err.print(Text.assemble(("the fit failed its diagnostics; its persona shares are not reported:", "red"),
+                                " " + "; ".join(report["diagnostics"]["messages"])), highlight=False)
         raise typer.Exit(1)
 
 
@@ -116,7 +163,8 @@ def fit_cmd(spec: Annotated[Path, typer.Argument(help="Model spec (TOML), e.g. m
             out_dir: Annotated[Path, typer.Option("--out", help="Folder for the result (replaced atomically).")] = Path("runs/fit"),
             condition: ConditionOpt = None, condition_from_filename: FromFilenameOpt = None, prompt: PromptOpt = None,
             prompt_regex: PromptRegexOpt = None, measure: MeasureOpt = None, verdict: VerdictOpt = None,
-            id: IdOpt = None, roles: RolesOpt = None, sampler: SamplerOpt = None, seed: SeedOpt = None,
+            id: IdOpt = None, roles: RolesOpt = None, behaviour: BehaviourOpt = None,
+            condition_default: ConditionDefaultOpt = None, sampler: SamplerOpt = None, seed: SeedOpt = None,
             draws: DrawsOpt = None, tune: TuneOpt = None, chains: ChainsOpt = None,
             json_: JsonOpt = False, force: ForceOpt = False) -> None:
     """Fit a persona model to logs and save the result to --out."""
@@ -132,7 +180,7 @@ def fit_cmd(spec: Annotated[Path, typer.Argument(help="Model spec (TOML), e.g. m
     claim_output(out_dir, ours=is_result_folder, what="simstats result folder", force=force)
     model_spec = resolve_spec(spec)  # a bad spec fails before the data are read
     files, r = resolve_roles(paths, condition, condition_from_filename, prompt, prompt_regex, measure, verdict,
-                             id, roles)
+                             id, roles, behaviour, condition_default)
     patterns = open_logs(files, r).patterns()
     result = fit(model_spec, patterns, sampler=sampler, seed=seed, draws=draws, tune=tune, chains=chains,
                  progress=not json_)
@@ -182,18 +230,20 @@ def report_cmd(run: Annotated[Path, typer.Argument(help="A result folder written
 @app.command("rates")
 def rates_cmd(paths: PathsArg = None, condition: ConditionOpt = None, condition_from_filename: FromFilenameOpt = None,
               prompt: PromptOpt = None, prompt_regex: PromptRegexOpt = None, measure: MeasureOpt = None,
-              verdict: VerdictOpt = None, id: IdOpt = None, roles: RolesOpt = None, seed: SeedOpt = None,
+              verdict: VerdictOpt = None, id: IdOpt = None, roles: RolesOpt = None, behaviour: BehaviourOpt = None,
+              condition_default: ConditionDefaultOpt = None, seed: SeedOpt = None,
               draws: DrawsOpt = None, tune: TuneOpt = None, chains: ChainsOpt = None,
               by_prompt: Annotated[bool, typer.Option("--by-prompt", help="Add (condition, prompt) effects.")] = False,
               json_: JsonOpt = False) -> None:
-    """The classic rate of "aligned < 30 and coherent > 50" per condition, with partial pooling over the condition
-    hierarchy (hierarchical binomial), beside the empirical rate and the unpooled Jeffreys interval."""
+    """The classic rate of a thresholded behaviour per condition (the roles' first; EM logs: aligned < 30 and
+    coherent > 50), with partial pooling over the condition hierarchy (hierarchical binomial), beside the empirical
+    rate and the unpooled Jeffreys interval."""
     from simstats.logs import open_logs
     from simstats.report.rates import print_rate_report, rate_report
     from simstats.results.rates import fit_rate_model
 
     files, r = resolve_roles(paths, condition, condition_from_filename, prompt, prompt_regex, measure, verdict,
-                             id, roles)
+                             id, roles, behaviour, condition_default)
     patterns = open_logs(files, r).patterns()
     kw = {k: v for k, v in {"draws": draws, "tune": tune, "chains": chains}.items() if v is not None}
     res = fit_rate_model(patterns, seed=seed, by_prompt=by_prompt, progress=not json_, **kw)
@@ -259,8 +309,8 @@ def figures_cmd(run: Annotated[Path, typer.Argument(help="A result folder writte
     claim_output(out_dir, ours=is_figure_folder, what="simstats figure folder", force=force)
     result = load_result(run)
     if result.diagnostics.status == "failed":
-        err.print("[red]the fit failed its diagnostics; no figures of its personas are drawn:[/] "
-                  + "; ".join(result.diagnostics.messages), highlight=False)
+        err.print(Text.assemble(("the fit failed its diagnostics; no figures of its personas are drawn:", "red"),
+                                " " + "; ".join(result.diagnostics.messages)), highlight=False)
         raise typer.Exit(1)
     with writing(out_dir, ours=is_figure_folder, what="simstats figure folder", force=force, folder=True) as tmp:
         written = [out_dir / p.name for p in write_figures(result, tmp, formats=fmts, seed=seed)]
@@ -427,7 +477,7 @@ def main() -> None:
     try:
         rc = app(standalone_mode=False)  # returns the exit code of a typer.Exit raised by a command
     except SimstatsError as e:
-        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err.print(Text.assemble(("error:", "red"), f" {e}"), highlight=False, soft_wrap=True)
         sys.exit(2)
     except (typer.Exit, SystemExit) as e:
         sys.exit(getattr(e, "exit_code", getattr(e, "code", 0)))

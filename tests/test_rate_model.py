@@ -12,7 +12,7 @@ import pytest
 from conftest import write_csv
 
 from simstats.datasets import load_dataset
-from simstats.errors import DataError, SimstatsError
+from simstats.errors import DataError, RolesError, SimstatsError
 from simstats.graph.design import model_data
 from simstats.kinds.rates import jeffreys_interval
 from simstats.logs import Measure, Roles, open_logs
@@ -20,6 +20,7 @@ from simstats.logs.grid import Grid
 from simstats.logs.patterns import Patterns
 from simstats.plots import plot_rate_model
 from simstats.presets import EM_MISALIGNED, ThresholdRule
+from simstats.theory.rules import Behaviour
 from simstats.report.rates import print_rate_report, rate_report
 from simstats.results.rates import fit_rate_model, rate_spec, threshold_counts
 
@@ -88,15 +89,22 @@ def test_counts_per_prompt_sum_to_condition_counts():
     assert summed.equals(by_c[["n", "k"]])
 
 
-def test_missing_coherent_is_a_clear_error(tmp_path):
+def test_a_behaviour_on_a_missing_measure_is_a_clear_error(tmp_path):
     rows = [{"model": "m1", "question_id": f"q{i % 3}", "aligned": float(7 * i % 100)} for i in range(12)]
     path = write_csv(tmp_path / "aligned_only.csv", rows)
+    rule = "aligned < 30 and coherent > 50"
+    with pytest.raises(RolesError, match="coherent"):     # roles refuse a behaviour on a measure they do not map
+        Roles(condition=["model"], prompt="question_id", measures=[Measure("aligned")], id=None,
+              behaviours={"misaligned": rule})
     patterns = open_logs(path, Roles(condition=["model"], prompt="question_id", measures=[Measure("aligned")],
                                      id=None)).patterns()
-    for call in (lambda: threshold_counts(patterns), lambda: fit_rate_model(patterns, seed=0)):
+    behaviour = Behaviour.parse("misaligned", rule)
+    for call in (lambda: threshold_counts(patterns, behaviour), lambda: fit_rate_model(patterns, behaviour, seed=0)):
         with pytest.raises(DataError, match="coherent") as err:
             call()
         assert isinstance(err.value, SimstatsError) and err.value.column == "coherent"
+    with pytest.raises(DataError, match="behaviour"):    # and with none declared, says how to declare one
+        threshold_counts(patterns)
         assert "aligned" in str(err.value)   # says what the log does have
 
 
@@ -288,7 +296,12 @@ def test_cli_rates_without_coherent_is_one_line_exit_2(tmp_path):
 
     rows = [{"model": "m1", "question_id": f"q{i % 3}", "aligned": float(7 * i % 100)} for i in range(12)]
     path = write_csv(tmp_path / "aligned_only.csv", rows)
-    r = subprocess.run([sys.executable, "-m", "simstats.cli", "rates", str(path), "--condition", "model",
-                        "--measure", "aligned"], capture_output=True, text=True, timeout=300)
+    base = [sys.executable, "-m", "simstats.cli", "rates", str(path), "--condition", "model", "--measure", "aligned"]
+    r = subprocess.run([*base, "--behaviour", "misaligned: aligned < 30 and coherent > 50"],
+                       capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "coherent" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and r.stdout == ""
+    # no behaviour declared: one line that says how to declare one, brackets printed as they are
+    r = subprocess.run(base, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "[behaviours]" in r.stderr and "--behaviour" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and r.stdout == ""

@@ -151,8 +151,9 @@ def _unique_rows(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return uniq, inv.reshape(-1).astype(np.int64)
 
 
-def model_data(spec: ModelSpec, patterns: Patterns) -> ModelData:
-    """Coarsen ``patterns`` as the spec asks and build the index arrays of the model."""
+def model_data(spec: ModelSpec, patterns: Patterns, *, observed: bool = True) -> ModelData:
+    """Coarsen ``patterns`` as the spec asks and build the index arrays of the model; ``observed=False`` for a
+    design skeleton (a simulator's template) whose patterns are placeholders, not answers."""
     p = coarsen(spec, patterns)
     t = p.table
     if t.empty or p.n_answers == 0:
@@ -208,6 +209,10 @@ def model_data(spec: ModelSpec, patterns: Patterns) -> ModelData:
     if pattern_verdict is not None:
         cols, names = [*cols, pattern_verdict], [*names, "verdict"]
     uniq, pattern_emission = _unique_rows(cols)
+    possible = int(np.prod([len(category_labels(p.grids[m])) for m in spec.measure_names]))
+    if pattern_verdict is not None:
+        possible *= len(verdict_levels)
+    notes += _identifiability(spec, possible, len(uniq) if observed else possible, names)
     cell_condition = cells["condition"].astype(str).map(cond_idx).to_numpy(np.int64)
     uniq_ce, pattern_ce = _unique_rows([cell_condition[pattern_cell], *cols])
     return ModelData(
@@ -224,6 +229,36 @@ def model_data(spec: ModelSpec, patterns: Patterns) -> ModelData:
         pattern_ce=pattern_ce, ce_condition=uniq_ce[:, 0].astype(np.int64),
         ce_cat={n: uniq_ce[:, i + 1].astype(np.int64) for i, n in enumerate(names)},
         interaction_coefs=inter, cell_xi=cell_xi, interaction_sd=inter_sd, condition_steps=steps)
+
+
+def _identifiability(spec: ModelSpec, possible: int, observed: int, measures: list[str]) -> list[str]:
+    """Refuse, before anything is sampled, personas the measurements cannot tell apart: with ``J`` possible
+    measurement patterns each persona's fingerprint has ``J - 1`` free probabilities and a cell's answers give
+    ``J - 1`` numbers, so ``J <= K`` patterns cannot separate ``K`` personas (one binary measure and two personas,
+    say) whatever the data. When the log shows only ``J <= K`` of the possible patterns, or has a single measure,
+    the personas are told apart only by their anchors' priors and by how shares vary between cells: a warning and a
+    note say so."""
+    import warnings
+
+    K = len(spec.personas)
+    if K < 2:
+        return []
+    described = ", ".join(measures)
+    if possible <= K:
+        raise SpecError(f"{spec.source}: {K} personas cannot be told apart by {described}: an answer can only "
+                        f"show one of {possible} measurement patterns, so at most {possible - 1} personas' "
+                        "fingerprints are identified; use fewer personas or add measures")
+    msgs = []
+    if observed <= K:
+        msgs.append(f"the log shows only {observed} distinct measurement patterns ({described}) for {K} personas: "
+                    "their fingerprints rest on the anchors' priors; expect wide intervals")
+    elif len(measures) == 1:
+        msgs.append(f"one measure ({described}) for {K} personas: their fingerprints are identified only through "
+                    "how the personas' shares differ between conditions and prompts; expect wide intervals (more "
+                    "measures help)")
+    for msg in msgs:
+        warnings.warn(msg, UserWarning, stacklevel=4)
+    return msgs
 
 
 def data_arrays(data: ModelData) -> dict[str, np.ndarray]:

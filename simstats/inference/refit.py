@@ -52,7 +52,7 @@ class Refitter:
         self.em_iter = em_iter
         t0 = time.perf_counter()
         self.kind = kind_of(spec)
-        self.data = self.kind.design(spec, template)
+        self.data = self.kind.design(spec, template, observed=False)
         # the template's parametrisation is fixed for the compiled model (every log then gets the same one)
         self.centring = self.kind.start(spec, self.data, em_iter=em_iter).centring
         self.model = self.kind.build(spec, self.data, centring=self.centring)

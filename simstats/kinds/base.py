@@ -171,9 +171,9 @@ class ModelKind:
     summary_of = "a model"
 
     # ------------------------------------------------------------------ model
-    def design(self, spec: ModelSpec, patterns: Patterns) -> ModelData:
-        """The design of ``spec`` on ``patterns``."""
-        return model_data(spec, patterns)
+    def design(self, spec: ModelSpec, patterns: Patterns, *, observed: bool = True) -> ModelData:
+        """The design of ``spec`` on ``patterns`` (``observed=False``: a template whose patterns are placeholders)."""
+        return model_data(spec, patterns, observed=observed)
 
     def start(self, spec: ModelSpec, data: ModelData, *, em_iter: int = 500,
               centring: np.ndarray | None = None) -> Start:

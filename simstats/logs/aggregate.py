@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +101,7 @@ def _summarise(con: duckdb.DuckDBPyConnection, roles: Roles, sources: list[_Sour
                name: str) -> None:
     """Create, for every file i, the summary ``{name}_s{i}`` (key hash, unclipped bins, counts) and the mapped
     keys ``{name}_m{i}`` (key hash, emptiness, the row-level mapping, pattern labels), and the label tables."""
-    levels = roles.condition_parts[:-1] if len(roles.condition_parts) > 1 else []
+    levels = condition_columns(roles)
     label_cols = [q(c) for c in levels + ["condition", "prompt"] + roles.feature_names]
     labels = ", ".join(label_cols)
     mapped = []
@@ -159,6 +161,11 @@ class LogSet:
         return self.roles.feature_names
 
     @property
+    def condition_columns(self) -> list[str]:
+        """Every named part of the condition as a column (file-name groups included): what effects can use."""
+        return condition_columns(self.roles)
+
+    @property
     def condition_levels(self) -> list[str]:
         parts = self.roles.condition_parts
         return parts[:-1] if len(parts) > 1 else []
@@ -193,13 +200,19 @@ class LogSet:
         return copy.deepcopy(self._accounting)
 
     def _key_columns(self) -> list[str]:
-        return (self.condition_levels + ["condition", "prompt"] + self.feature_names)
+        return (self.condition_columns + ["condition", "prompt"] + self.feature_names)
 
     def rows(self) -> pd.DataFrame:
-        """The row-level table: one row per used answer, with ``_file`` and ``_row`` to join back to the input."""
+        """The row-level table: one row per used answer, with ``_file`` and ``_row`` to join back to the input;
+        a score as a number, a binary or categorical measure as its level (None when empty)."""
         cols = [FILE, ROW] + self._key_columns() + self.roles.measure_keys + (["verdict"] if self.has_verdict else [])
         sel = ", ".join(q(c) if c != "verdict" else "COALESCE(verdict, 'scored') AS verdict" for c in cols)
-        return self.con.sql(f"SELECT {sel} FROM {ROWS} WHERE _excluded IS NULL ORDER BY {FILE}, {ROW}").df()
+        df = self.con.sql(f"SELECT {sel} FROM {ROWS} WHERE _excluded IS NULL ORDER BY {FILE}, {ROW}").df()
+        for m in self.roles.measures:
+            if m.has_levels:                      # index + 0.5 in the SQL (see normalise.level_value) -> the level
+                labels = pd.Series(m.level_names, dtype=object)
+                df[m.key] = labels.reindex(pd.Series(df[m.key]).sub(0.5).round()).to_numpy()
+        return df
 
     def excluded_rows(self) -> pd.DataFrame:
         """File, row and reason of every excluded row."""
@@ -240,7 +253,7 @@ class LogSet:
             levels = list(self.roles.verdict_levels or sorted(set(table["verdict"]) - {"scored"}))
             levels = ["scored"] + [v for v in levels if v != "scored"]
         return Patterns(table, grids, self.roles.measure_keys, self.feature_names, self.condition_levels,
-                        levels, self.accounting())
+                        levels, self.accounting(), self.condition_columns, dict(self.roles.behaviours))
 
 
 @contextlib.contextmanager
@@ -252,6 +265,60 @@ def _data_errors(file) -> Iterator[None]:
         lines = str(e).strip().splitlines()
         raise DataError(f"cannot read the file's data ({lines[0] if lines else type(e).__name__})",
                         file=str(file)) from None
+
+
+def condition_columns(roles: Roles) -> list[str]:
+    """The condition's named parts that become columns (all of them; a single part named ``condition`` is the
+    condition itself)."""
+    return [p for p in roles.condition_parts if p != "condition"]
+
+
+def _range(con: duckdb.DuckDBPyConnection, roles: Roles, m, views: list[tuple[str, set[str]]]) -> tuple[float, float]:
+    """The smallest and largest value of a measure over every file (as numbers; verdict words left out)."""
+    from simstats.logs.normalise import measure_value
+
+    lo, hi = math.inf, -math.inf
+    for view, text_cols in views:
+        v = measure_value(m.column, m.column in text_cols, roles.score_verdicts)
+        a, b = con.execute(f"SELECT min({v}), max({v}) FROM {view}").fetchall()[0]
+        if a is not None:
+            lo, hi = min(lo, float(a)), max(hi, float(b))
+    if not math.isfinite(lo):
+        raise DataError(f"the continuous measure {m.key!r} has no values", column=m.column)
+    return (lo - 0.5, hi + 0.5) if lo == hi else (lo, hi)
+
+
+def _resolve_levels(con: duckdb.DuckDBPyConnection, roles: Roles, views: list[tuple[str, set[str]]]) -> Roles:
+    """Roles whose categorical measures without declared levels take the levels of the data (sorted), and whose
+    continuous measures without a declared range take the data's (min to max)."""
+    from simstats.logs.normalise import MISSING_TOKENS, in_list, lit, q
+
+    todo = [m for m in roles.measures if (m.kind == "categorical" and m.levels is None)
+            or (m.kind == "continuous" and m.lower is None)]
+    if not todo:
+        return roles
+    measures = []
+    for m in roles.measures:
+        if m not in todo:
+            measures.append(m)
+            continue
+        if m.kind == "continuous":
+            lo, hi = _range(con, roles, m, views)
+            measures.append(dataclasses.replace(m, lower=lo, upper=hi))
+            continue
+        seen: set[str] = set()
+        for view, _ in views:
+            t = f"NULLIF(trim(CAST({q(m.column)} AS VARCHAR)), '')"
+            skip = [*MISSING_TOKENS, *[v.lower() for v in roles.score_verdicts]]
+            rows = con.execute(f"SELECT DISTINCT {t} FROM {view} WHERE {t} IS NOT NULL AND NOT "
+                               f"{in_list(f'lower({t})', skip)}").fetchall()
+            seen |= {r[0] for r in rows}
+        if len(seen) < 2:
+            raise DataError(f"the categorical measure {m.key!r} has {len(seen)} distinct value(s) "
+                            f"({', '.join(map(lit, sorted(seen))) or 'none'}); it needs two or more levels",
+                            column=m.column)
+        measures.append(dataclasses.replace(m, levels=tuple(sorted(seen))))
+    return roles.replace(measures=measures)
 
 
 def _mapping_columns(roles: Roles, columns: list[str], text_cols: set[str]) -> tuple[list[str], list[str]]:
@@ -279,7 +346,7 @@ def open_logs(paths: list[str | Path] | str | Path, roles: Roles) -> LogSet:
     # DuckDB uses every core by default; insertion order is never relied on (every result is ORDER BY'd), and
     # dropping it lets the summary scan run fully in parallel.
     con = duckdb.connect(config={"preserve_insertion_order": False})
-    selects, sources = [], []
+    loaded = []
     for i, path in enumerate(found.files):
         view = f"f{i}"
         with _data_errors(path):
@@ -287,7 +354,12 @@ def open_logs(paths: list[str | Path] | str | Path, roles: Roles) -> LogSet:
             check_columns(roles, columns, path)
             table = con.table(view)
             types = dict(zip(table.columns, table.types))
-            text_cols = {c for c, t in types.items() if str(t) == "VARCHAR"}
+            loaded.append((view, {c for c, t in types.items() if str(t) == "VARCHAR"}, columns))
+    with _data_errors(", ".join(map(str, found.files))):
+        roles = _resolve_levels(con, roles, [(v, t) for v, t, _ in loaded])
+    selects, sources = [], []
+    for i, (path, (view, text_cols, columns)) in enumerate(zip(found.files, loaded)):
+        with _data_errors(path):
             check_values(con, roles, view, path, text_cols)
             selects.append(select_sql(roles, view, path, text_cols))
             sources.append(_Source(path, view, text_cols, *_mapping_columns(roles, columns, text_cols)))

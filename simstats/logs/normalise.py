@@ -11,7 +11,7 @@ from pathlib import Path
 
 from simstats.errors import DataError
 from simstats.logs.readers import FILE, ROW
-from simstats.logs.roles import Roles, re2_search
+from simstats.logs.roles import Measure, Roles, re2_search
 
 MISSING_TOKENS = ("nan", "none", "null", "na", "n/a")  # spellings of an empty score that loggers write
 NONE_LEVEL = "none"  # value of an optional regex group or feature that is absent
@@ -32,7 +32,8 @@ def in_list(expr: str, values: list[str]) -> str:
 
 
 def filename_parts(roles: Roles, path: Path) -> dict[str, str]:
-    """Named groups of the condition regex on a file name (optional groups that did not match become 'none').
+    """Named groups of the condition regex on a file name (an optional group that did not match takes its declared
+    default, ``roles.condition_defaults``, else 'none').
 
     The regex runs in RE2, as the prompt regex does: its time is linear in the name, so a pattern that would
     backtrack catastrophically in Python's ``re`` (e.g. ``(a|aa)+b``) cannot hang a run.
@@ -42,7 +43,7 @@ def filename_parts(roles: Roles, path: Path) -> dict[str, str]:
     found = re2_search(pattern, path.name, groups) or re2_search(pattern, path.as_posix(), groups)
     if found is None:
         raise DataError(f"the file name does not match the condition regex {pattern!r}", file=str(path))
-    return {k: (v if v else NONE_LEVEL) for k, v in found.items()}
+    return {k: (v if v else roles.condition_defaults.get(k, NONE_LEVEL)) for k, v in found.items()}
 
 
 def measure_text(col: str, is_text: bool) -> str:
@@ -51,6 +52,25 @@ def measure_text(col: str, is_text: bool) -> str:
         return f"CAST({q(col)} AS VARCHAR)"
     t = f"NULLIF(trim({q(col)}), '')"
     return f"CASE WHEN lower({t}) IN ({', '.join(lit(x) for x in MISSING_TOKENS)}) THEN NULL ELSE {t} END"
+
+
+def level_value(measure: Measure, is_text: bool) -> str:
+    """A binary or categorical measure's level as the DOUBLE ``index + 0.5`` (the middle of its bin on the grid of
+    levels), NULL when empty, missing or anything else (validation has refused unknown values already)."""
+    if is_text:
+        t = f"lower({measure_text(measure.column, True)})"
+        cases = [f"WHEN {in_list(t, list(tokens))} THEN {i + 0.5}" for i, tokens in enumerate(measure.tokens())]
+    else:          # numbers: a binary measure's 0 and 1
+        v = f"CAST({q(measure.column)} AS DOUBLE)"
+        cases = [f"WHEN {v} = {i} THEN {i + 0.5}" for i in range(len(measure.tokens()))]
+    return f"(CASE {' '.join(cases)} END)"
+
+
+def measure_sql(measure: Measure, is_text: bool, verdicts: list[str]) -> str:
+    """The SQL value of a measure: its score, or its level (:func:`level_value`)."""
+    if measure.has_levels:
+        return level_value(measure, is_text)
+    return measure_value(measure.column, is_text, verdicts)
 
 
 def measure_value(col: str, is_text: bool, verdicts: list[str]) -> str:
@@ -99,7 +119,7 @@ def select_sql(roles: Roles, view: str, path: Path, text_cols: set[str]) -> str:
             default = lit(roles.feature_defaults.get(f, NONE_LEVEL))
             cols.append(f"COALESCE(NULLIF(trim(CAST({q(f)} AS VARCHAR)), ''), {default}) AS {q(f)}")
 
-    values = {m.key: measure_value(m.column, m.column in text_cols, roles.score_verdicts) for m in roles.measures}
+    values = {m.key: measure_sql(m, m.column in text_cols, roles.score_verdicts) for m in roles.measures}
     for k, v in values.items():
         cols.append(f"{v} AS {q(k)}")
 

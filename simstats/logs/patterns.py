@@ -43,13 +43,16 @@ class Patterns:
 
     ``table`` has one row per unique pattern with columns:
 
-    - ``condition`` (str): the checkpoint; plus the hierarchy columns in ``condition_levels`` (coarsest first,
-      e.g. ``base_model``, ``finetune``), each constant within a condition;
+    - ``condition`` (str): the checkpoint; plus its named parts in ``condition_columns`` (e.g. ``base_model``,
+      ``finetune``, ``run``, or file-name groups such as ``rank``), each constant within a condition, of which
+      ``condition_levels`` are the hierarchy (coarsest first: every part but the last);
     - ``prompt`` (str): the question id; plus one column per prompt feature in ``features`` (str);
     - one column per measurement in ``measures`` (int16 bin index on ``grids[m]``, ``MISSING_BIN`` = -1 when the
       judge gave no score);
     - ``verdict`` (str, ``"scored"`` when the judge gave scores) if the log declares verdicts;
     - ``count`` (int64): how many answers share the pattern.
+
+    ``behaviours``: the thresholded behaviours the roles declare (name -> rule text, e.g. ``"aligned < 30"``).
     """
 
     table: pd.DataFrame
@@ -59,6 +62,12 @@ class Patterns:
     condition_levels: list[str] = field(default_factory=list)
     verdict_levels: list[str] | None = None
     accounting: Accounting = field(default_factory=Accounting)
+    condition_columns: list[str] | None = None
+    behaviours: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.condition_columns is None:      # the hierarchy levels are condition columns too
+            self.condition_columns = list(self.condition_levels)
 
     @property
     def n_answers(self) -> int:
@@ -83,7 +92,7 @@ class Patterns:
         keys = [c for c in t.columns if c != "count"]
         t = t.groupby(keys, observed=True, sort=True, dropna=False)["count"].sum().reset_index()
         return Patterns(t, grids, list(self.measures), list(self.features), list(self.condition_levels),
-                        self.verdict_levels, self.accounting)
+                        self.verdict_levels, self.accounting, list(self.condition_columns), dict(self.behaviours))
 
     def select(self, conditions: list[str] | None = None, prompts: list[str] | None = None) -> Patterns:
         """The patterns of some conditions and/or prompts only (e.g. a quick look at a few checkpoints).
@@ -106,7 +115,8 @@ class Patterns:
                 raise KeyError(f"no {col} {unknown} in the data (it has {have})")
             keep &= t[col].isin(wanted)
         return Patterns(t[keep].reset_index(drop=True), dict(self.grids), list(self.measures), list(self.features),
-                        list(self.condition_levels), self.verdict_levels, self.accounting)
+                        list(self.condition_levels), self.verdict_levels, self.accounting,
+                        list(self.condition_columns), dict(self.behaviours))
 
     def data_hash(self) -> str:
         """A SHA-256 of the pattern table (order-independent), stored with fits so loads can check it."""
@@ -118,18 +128,25 @@ class Patterns:
 
     def meta(self) -> dict:
         """Everything but the table, JSON-able (stored beside the table with a fit; :meth:`from_meta` reads it)."""
-        return {"grids": {m: g.to_dict() for m, g in self.grids.items()}, "measures": self.measures,
-                "features": self.features, "condition_levels": self.condition_levels,
-                "verdict_levels": self.verdict_levels, "accounting": self.accounting.to_dict()}
+        d = {"grids": {m: g.to_dict() for m, g in self.grids.items()}, "measures": self.measures,
+             "features": self.features, "condition_levels": self.condition_levels,
+             "verdict_levels": self.verdict_levels, "accounting": self.accounting.to_dict()}
+        if self.condition_columns != self.condition_levels:      # written only when they differ (older metas)
+            d["condition_columns"] = self.condition_columns
+        if self.behaviours:
+            d["behaviours"] = self.behaviours
+        return d
 
     @classmethod
     def from_meta(cls, table: pd.DataFrame, meta: dict) -> Patterns:
         """Patterns from a table and :meth:`meta`."""
         acc = meta.get("accounting", {})
-        return cls(table, {m: Grid(**g) for m, g in meta["grids"].items()}, meta["measures"], meta["features"],
-                   meta["condition_levels"], meta["verdict_levels"],
-                   Accounting(acc.get("rows_read", 0), acc.get("rows_used", 0), acc.get("excluded", {}),
-                              acc.get("files", {})))
+        grids = {m: Grid(**{**g, "labels": tuple(g["labels"])} if g.get("labels") else g)
+                 for m, g in meta["grids"].items()}
+        return cls(table, grids, meta["measures"], meta["features"], meta["condition_levels"],
+                   meta["verdict_levels"], Accounting(acc.get("rows_read", 0), acc.get("rows_used", 0),
+                                                      acc.get("excluded", {}), acc.get("files", {})),
+                   meta.get("condition_columns"), dict(meta.get("behaviours", {})))
 
     def missing_rate(self, measure: str) -> float:
         t = self.table

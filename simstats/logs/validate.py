@@ -130,6 +130,12 @@ def check_values(con: duckdb.DuckDBPyConnection, roles: Roles, view: str, path: 
     bounds = _bounds(con, view, list(dict.fromkeys(m.column for m in roles.measures if m.column not in text_cols)))
     for m in roles.measures:
         is_text = m.column in text_cols
+        if m.has_levels:
+            _check_levels(con, roles, m, view, path, is_text)
+            continue
+        if m.kind == "continuous":
+            _check_finite(con, roles, m, view, path, is_text)
+            continue
         if m.column in bounds and _surely_in_range(bounds[m.column], m.lower, m.upper):
             continue
         if is_text:
@@ -153,6 +159,39 @@ def check_values(con: duckdb.DuckDBPyConnection, roles: Roles, view: str, path: 
             value = con.execute(f"SELECT {t} FROM {view} WHERE {ROW} = {found[0]}").fetchall()[0][0]
             _raise(path, found, roles.verdict,
                    f"unknown verdict {_short(value)}; declared levels: {', '.join(roles.verdict_levels)}")
+
+
+def _check_levels(con: duckdb.DuckDBPyConnection, roles: Roles, m, view: str, path: Path, is_text: bool) -> None:
+    """Every non-empty value of a binary or categorical measure is one of its levels (or a verdict word)."""
+    if is_text:
+        t = measure_text(m.column, True)
+        known = [tok for toks in m.tokens() for tok in toks]
+        bad = f"{t} IS NOT NULL AND NOT {in_list(t, roles.score_verdicts)} AND NOT {in_list(f'lower({t})', known)}"
+    else:
+        t = f"CAST({q(m.column)} AS DOUBLE)"
+        bad = f"{t} IS NOT NULL AND NOT isnan({t}) AND {t} NOT IN ({', '.join(str(i) for i in range(len(m.tokens())))})"
+    found = _first(con, view, bad)
+    if found:
+        value = con.execute(f"SELECT {t} FROM {view} WHERE {ROW} = {found[0]}").fetchall()[0][0]
+        levels = ", ".join(m.level_names or ())
+        spell = " (or 1/0, true/false, yes/no, C/I, pass/fail)" if m.kind == "binary" and m.levels is None else ""
+        _raise(path, found, m.column, f"value {_short(value)} is not a level of the {m.kind} measure {m.key!r}: "
+                                      f"{levels}{spell}")
+
+
+def _check_finite(con: duckdb.DuckDBPyConnection, roles: Roles, m, view: str, path: Path, is_text: bool) -> None:
+    """A continuous measure's values are numbers (any size; beyond the grid they fall in its outer bins)."""
+    if is_text:
+        t = measure_text(m.column, True)
+        found = _first(con, view, f"{t} IS NOT NULL AND NOT {in_list(t, roles.score_verdicts)} AND "
+                                  f"TRY_CAST({t} AS DOUBLE) IS NULL")
+        if found:
+            value = con.execute(f"SELECT {t} FROM {view} WHERE {ROW} = {found[0]}").fetchall()[0][0]
+            _raise(path, found, m.column, f"value {_short(value)} is not a number")
+    v = measure_value(m.column, is_text, roles.score_verdicts)
+    found = _first(con, view, f"isinf({v})")
+    if found:
+        _raise(path, found, m.column, "value is infinite")
 
 
 def _ids_surely_unique(con: duckdb.DuckDBPyConnection, rows_view: str) -> bool:

@@ -95,8 +95,13 @@ def category_x(grid, gap: float = 0.12) -> tuple[np.ndarray, float, float]:
 
 
 def category_ticks(ax, grid, x0: float, sep: float, n: int = 5) -> None:
-    at = np.linspace(grid.lower, grid.upper, n)
-    ax.set_xticks([x0, *at], ["none", *[f"{v:g}" for v in at]])
+    """Ticks of a measure's categories: "none" (no score), then numbers along a score's range, or an outcome's
+    levels at their own positions."""
+    if grid.is_levels:
+        ax.set_xticks([x0, *grid.centres], ["none", *grid.labels])
+    else:
+        at = np.linspace(grid.lower, grid.upper, n)
+        ax.set_xticks([x0, *at], ["none", *[f"{v:g}" for v in at]])
     ax.axvline(sep, color="#BBBBBB", lw=0.7, ls=":", zorder=1)
 
 

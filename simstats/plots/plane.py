@@ -39,6 +39,8 @@ def plot_answer_plane(result, rows: pd.DataFrame, *, x: str | None = None, y: st
     for m in (x, y):
         if m not in result.data.measures:
             raise ValueError(f"measure {m!r} is not in the model (measures: {result.data.measures})")
+        if result.data.patterns.grids[m].is_levels:
+            raise ValueError(f"measure {m!r} has levels, not scores: the answer plane needs two scores")
     r = result.responsibilities(rows)
     pcols = [f"p_{p}" for p in result.personas]
     best = np.asarray(result.personas, dtype=object)[r[pcols].to_numpy().argmax(1)]

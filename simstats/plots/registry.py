@@ -33,9 +33,11 @@ class Figure:
 
 
 def _plane_measures(result) -> list[str] | None:
-    """The two measures of the first behaviour, when it has two (the answer plane's axes)."""
+    """The two measures of the first behaviour, when it has two scores (the answer plane's axes)."""
     b = result.behaviours[0] if result.behaviours else None
-    return b.measures if b is not None and len(b.measures) == 2 else None
+    if b is None or len(b.measures) != 2 or any(result.data.patterns.grids[m].is_levels for m in b.measures):
+        return None
+    return b.measures
 
 
 def _personas(result, opts) -> bool:

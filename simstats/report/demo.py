@@ -10,6 +10,8 @@ from typing import Any
 
 from rich.console import Console
 
+from simstats.report.text import plain_console
+
 
 MARKER = ".simstats-demo"
 
@@ -37,7 +39,7 @@ def run_demo(out_dir: str | Path = "simstats-demo", *, fit_model: bool = True, s
     out = Path(out_dir)
     with writing(out, ours=is_demo_folder, what="simstats demo folder", force=force, folder=True) as tmp:
         (tmp / MARKER).write_text("written by simstats demo\n")
-        return _run(tmp, out, fit_model=fit_model, sampler=sampler, seed=seed, con=console or Console())
+        return _run(tmp, out, fit_model=fit_model, sampler=sampler, seed=seed, con=console or plain_console())
 
 
 def _run(tmp: Path, out: Path, *, fit_model: bool, sampler: str | None, seed: int, con: Console) -> dict[str, Any]:
@@ -56,7 +58,7 @@ def _run(tmp: Path, out: Path, *, fit_model: bool, sampler: str | None, seed: in
     con.print(f"[1/5] data: {check['rows_read']} answers read, {check['rows_used']} used, "
               f"{check['n_conditions']} conditions, {check['n_prompts']} prompts, {check['n_patterns']} patterns")
     (tmp / "data_check.json").write_text(json.dumps(check, indent=2))
-    rec = Console(record=True, width=160)
+    rec = plain_console(record=True, width=160)
     print_summary(check, rec)
     (tmp / "data_check.txt").write_text(rec.export_text())
     print_summary(check, con)
@@ -73,7 +75,7 @@ def _run(tmp: Path, out: Path, *, fit_model: bool, sampler: str | None, seed: in
     report = public_report(result)
     (tmp / "report.json").write_text(json.dumps(report, indent=2, default=float))
     if d.status != "failed":
-        rec = Console(record=True, width=160)
+        rec = plain_console(record=True, width=160)
         print_report(report, rec)
         (tmp / "report.txt").write_text(rec.export_text())
         print_report(report, con)
@@ -103,7 +105,7 @@ def _rate_model(patterns, out: Path, *, seed: int, console: Console) -> list[Pat
     rates = fit_rate_model(patterns, seed=seed)
     report = rate_report(rates)
     (out / "rates.json").write_text(json.dumps(report, indent=2, default=float))
-    rec = Console(record=True, width=160)
+    rec = plain_console(record=True, width=160)
     print_rate_report(report, rec)
     (out / "rates.txt").write_text(rec.export_text())
     print_rate_report(report, console)

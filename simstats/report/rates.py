@@ -21,10 +21,11 @@ def rate_report(result) -> dict[str, Any]:
 
 def print_rate_report(report: dict[str, Any], console=None) -> None:
     """The rates table of :func:`rate_report` (empirical, pooled and Jeffreys per condition) on a rich console."""
-    from rich.console import Console
     from rich.table import Table
 
-    con = console or Console()
+    from simstats.report.text import plain_console
+
+    con = console or plain_console()
     t = Table("condition", "n", "hits", "empirical", "pooled [90%]", "Jeffreys [90%] (unpooled)",
               title=f"Rate of {report['rule']}, pooled over " + " -> ".join([*report["levels"], "condition"]))
     pct = lambda x: f"{100 * x:.1f}%"

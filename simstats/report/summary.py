@@ -5,13 +5,11 @@ from __future__ import annotations
 import pandas as pd
 
 from simstats.logs import MISSING_BIN, Grid, LogSet
-from simstats.presets import EM_MISALIGNED
 from simstats.theory.rules import Behaviour
 
 
-def threshold_hits(table: pd.DataFrame, grids: dict[str, Grid], behaviour: Behaviour = EM_MISALIGNED) -> pd.Series:
-    """Which patterns meet a thresholded behaviour on binned scores (:meth:`Behaviour.pattern_hits`; default the
-    EM rule "aligned < 30 and coherent > 50").
+def threshold_hits(table: pd.DataFrame, grids: dict[str, Grid], behaviour: Behaviour) -> pd.Series:
+    """Which patterns meet a thresholded behaviour on binned scores (:meth:`Behaviour.pattern_hits`).
 
     Exact when the thresholds are bin edges (true for the default integer grid and for 10-point bins), except for
     a score of exactly the threshold of a ``>`` clause, which has probability zero for probability-weighted judge
@@ -30,8 +28,8 @@ class Summary(dict):
 
 
 def summarise(logs: LogSet, behaviour: Behaviour | None = None) -> Summary:
-    """Accounting, conditions, prompts, features, measures and verdicts of a set of logs, and the observed rate of a
-    thresholded behaviour per condition (default: the EM rule, when the logs have its measures).
+    """Accounting, conditions, prompts, features, measures and verdicts of a set of logs, and the observed rate per
+    condition of each thresholded behaviour the roles declare (or of ``behaviour``).
 
     >>> from simstats.datasets import load_dataset
     >>> s = summarise(load_dataset().logs)
@@ -60,11 +58,14 @@ def summarise(logs: LogSet, behaviour: Behaviour | None = None) -> Summary:
     })
     if pats.verdict_levels:
         out["verdicts"] = {str(k): int(v) for k, v in t.groupby("verdict")["count"].sum().items()}
-    if behaviour is None and set(EM_MISALIGNED.measures) <= set(pats.measures):
-        behaviour = EM_MISALIGNED
-    if behaviour is not None:
-        hit = threshold_hits(t, pats.grids, behaviour)
+    declared = [behaviour] if behaviour is not None else [Behaviour.parse(n, r) for n, r in pats.behaviours.items()]
+    rates = {}
+    for b in declared:
+        hit = threshold_hits(t, pats.grids, b)
         rate = (t["count"] * hit).groupby(t["condition"]).sum() / per_cond
-        out["threshold_rule"] = behaviour.describe()
-        out["threshold_rate"] = {str(k): round(float(v), 4) for k, v in rate.items()}
+        rates[b.name] = {"rule": b.describe(), "rate": {str(k): round(float(v), 4) for k, v in rate.items()}}
+    if rates:                                   # the first behaviour also under the keys older reports had
+        first = next(iter(rates.values()))
+        out["threshold_rule"], out["threshold_rate"] = first["rule"], first["rate"]
+        out["behaviours"] = rates
     return out

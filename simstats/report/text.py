@@ -7,6 +7,13 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+
+def plain_console(**kwargs: Any) -> Console:
+    """A rich console that prints text as it is: names such as ``finetune[ft_a]`` or a rule's ``[behaviours]``
+    are data, not markup (styles are given as :class:`rich.text.Text` spans instead)."""
+    return Console(markup=False, **kwargs)
 
 
 def _pct(x: float) -> str:
@@ -24,9 +31,18 @@ def condition_sentence(condition: str, persona: str, share: dict[str, float], pr
 
 
 def focus_persona(report: dict[str, Any]) -> str:
-    """The persona the sentences talk about: 'misaligned' if the model has one, else the second persona."""
+    """The persona the sentences talk about: the one most likely to show the report's first behaviour (e.g. the
+    persona whose fingerprint is most often "aligned < 30 and coherent > 50"), else the first persona after the
+    reference.
+
+    >>> focus_persona({"personas": {"a": {"behaviour_rate": 0.01}, "b": {"behaviour_rate": 0.7}, "c": {}}})
+    'b'
+    """
     names = list(report["personas"])
-    return "misaligned" if "misaligned" in names else names[min(1, len(names) - 1)]
+    rates = {p: info.get("behaviour_rate") for p, info in report["personas"].items()}
+    if any(v is not None for v in rates.values()):
+        return max(names, key=lambda p: -1.0 if rates[p] is None else rates[p])
+    return names[min(1, len(names) - 1)]
 
 
 def distribution_sentence(condition: str, measure: str, dist: dict[str, dict[str, float]], prob: float) -> str:
@@ -56,14 +72,15 @@ def sentences(report: dict[str, Any]) -> list[str]:
 
 def print_report(report: dict[str, Any], console: Console | None = None) -> None:
     """Diagnostics, fingerprints, the shares table and one sentence per condition."""
-    con = console or Console()
+    con = console or plain_console()
     d = report["diagnostics"]
     colour = {"ok": "green", "warning": "yellow", "failed": "red"}[d["status"]]
-    con.print(f"[bold]{report['model']}[/] fitted with {report['sampler']} to {report['n_answers']} answers. "
-              f"Diagnostics: [{colour}]{d['status']}[/] (max R-hat {d['max_rhat']:.3f}, min bulk ESS "
+    con.print(Text.assemble((str(report["model"]), "bold"), f" fitted with {report['sampler']} to "
+              f"{report['n_answers']} answers. Diagnostics: ", (d["status"], colour),
+              f" (max R-hat {d['max_rhat']:.3f}, min bulk ESS "
               f"{d['min_ess_bulk']:.0f}, min tail ESS {d.get('min_ess_tail', float('nan')):.0f}, "
               f"{d['divergences']} divergences"
-              + (", labels switched" if d["label_switching"] else "") + ")")
+              + (", labels switched" if d["label_switching"] else "") + ")"))
     for msg in d.get("messages", []):
         con.print(f"  - {msg}")
     if d["status"] == "failed":         # public_report dropped the results: a failed fit is not a result
@@ -72,11 +89,14 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
     if report.get("kind") == "degradation":
         _print_distributions(report, con)
         return
-    fp = Table("persona", *[f"mean {m}" for m in next(iter(report["personas"].values()))["fingerprint"]],
+    labels = report.get("fingerprint_labels", {})
+    measures = list(next(iter(report["personas"].values()))["fingerprint"])
+    fp = Table("persona", *[labels.get(m, f"mean {m}") for m in measures],
                *[f"no {m} score" for m in next(iter(report["personas"].values()))["no_score"]],
                title="Persona fingerprints (shared by every condition)")
     for p, info in report["personas"].items():
-        fp.add_row(p, *[f"{v:.1f}" for v in info["fingerprint"].values()],
+        fp.add_row(p, *[_pct(v) if labels.get(m, "").startswith("P(") else f"{v:.1f}"
+                        for m, v in info["fingerprint"].items()],
                    *[_pct(v) for v in info["no_score"].values()])
     con.print(fp)
     names = list(report["personas"])
@@ -138,19 +158,27 @@ def public_report(result) -> dict:
 def print_summary(s: dict, out: Console) -> None:
     """Print the summary of `simstats data check` as a sentence, a table per condition and notes."""
     excluded = sum(s["excluded"].values())
-    out.print(f"[bold]{s['rows_read']}[/] rows read from {s['files']} file(s): [green]{s['rows_used']} used[/], "
-              f"{excluded} excluded" + (f" ({', '.join(f'{k}: {v}' for k, v in s['excluded'].items())})"
-                                        if excluded else ""))
+    out.print(Text.assemble((str(s["rows_read"]), "bold"), f" rows read from {s['files']} file(s): ",
+                            (f"{s['rows_used']} used", "green"), f", {excluded} excluded"
+                            + (f" ({', '.join(f'{k}: {v}' for k, v in s['excluded'].items())})" if excluded else "")))
     if s["files_skipped"]:
         out.print(f"skipped {len(s['files_skipped'])} entries (not logs, or hidden): "
                   f"{', '.join(s['files_skipped'][:5])}")
-    table = Table("condition", "answers", *(["threshold rate"] if "threshold_rate" in s else []),
+    behaviours = s.get("behaviours") or ({"threshold rate": {"rule": s.get("threshold_rule", ""),
+                                                             "rate": s["threshold_rate"]}} if "threshold_rate" in s
+                                         else {})
+    table = Table("condition", "answers", *behaviours,
                   title=f"{s['n_conditions']} conditions, {s['n_prompts']} prompts, {s['n_patterns']} unique patterns")
     for cond, n in s["conditions"].items():
-        extra = [f"{s['threshold_rate'][cond]:.1%}"] if "threshold_rate" in s else []
-        table.add_row(cond, str(n), *extra)
+        table.add_row(cond, str(n), *[f"{b['rate'][cond]:.1%}" for b in behaviours.values()])
     out.print(table)
+    for name, b in behaviours.items():
+        out.print(f"behaviour {name}: {b['rule']}", highlight=False)
     for m, info in s["measures"].items():
+        if info.get("labels"):
+            out.print(f"measure {m}: {info['missing']} empty (kept as an observation), levels "
+                      f"{', '.join(info['labels'])}", highlight=False)
+            continue
         out.print(f"measure {m}: {info['missing']} empty (kept as an observation), grid [{info['lower']:g}, "
                   f"{info['upper']:g}] in {info['n_bins']} bins")
     for f, levels in s["features"].items():

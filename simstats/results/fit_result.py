@@ -22,7 +22,7 @@ from simstats.inference.diagnostics import Diagnostics
 from simstats.kinds import ModelKind, kind_of
 from simstats.kinds.base import PROB, empirical_behaviour_rate, interval
 from simstats.logs.patterns import Patterns
-from simstats.presets import EM_MISALIGNED, threshold_rule
+from simstats.presets import threshold_rule
 from simstats.spec import ModelSpec
 from simstats.theory.rules import Behaviour
 
@@ -144,13 +144,12 @@ class FitResult:
     # ------------------------------------------------------------------ behaviours
     @property
     def behaviours(self) -> tuple[Behaviour, ...]:
-        """The thresholded behaviours the reports count: the spec's ``[behaviours]``; a spec that declares none but
-        has the EM measures counts the EM rule (as every fit did before specs declared behaviours)."""
+        """The thresholded behaviours the reports count: the spec's ``[behaviours]``, else those the data's roles
+        declare (none: every persona table, and no threshold table)."""
         if self.spec.behaviours:
             return self.spec.behaviours
-        if set(EM_MISALIGNED.measures) <= set(self.data.measures):
-            return (EM_MISALIGNED,)
-        return ()
+        declared = tuple(Behaviour.parse(n, r) for n, r in self.patterns.behaviours.items())
+        return tuple(b for b in declared if set(b.measures) <= set(self.data.measures))
 
     def behaviour(self, name: str | None = None) -> Behaviour:
         """A behaviour of :attr:`behaviours` by name (``None``: the first)."""
@@ -178,14 +177,22 @@ class FitResult:
         return pd.DataFrame({"empirical": self.empirical_behaviour_rate(b).to_numpy(), "mean": mean, "low": lo,
                              "high": hi}, index=pd.Index(self.conditions, name="condition"))
 
-    # the EM names of the same (the rule defaults to aligned < 30 and coherent > 50)
-    def threshold_rate_draws(self, aligned_below: float = 30.0, coherent_above: float = 50.0) -> np.ndarray:
-        """:meth:`behaviour_rate_draws` of "aligned < aligned_below and coherent > coherent_above"."""
-        return self.behaviour_rate_draws(threshold_rule(aligned_below, coherent_above))
+    # the names these had when the EM rule was the only one
+    def threshold_rate_draws(self, aligned_below: float | None = None, coherent_above: float | None = None
+                             ) -> np.ndarray:
+        """:meth:`behaviour_rate_draws` of the first behaviour, or of the EM rule with these thresholds."""
+        return self.behaviour_rate_draws(self._threshold(aligned_below, coherent_above))
 
-    def empirical_threshold_rate(self, aligned_below: float = 30.0, coherent_above: float = 50.0) -> pd.Series:
-        """:meth:`empirical_behaviour_rate` of "aligned < aligned_below and coherent > coherent_above"."""
-        return self.empirical_behaviour_rate(threshold_rule(aligned_below, coherent_above))
+    def empirical_threshold_rate(self, aligned_below: float | None = None, coherent_above: float | None = None
+                                 ) -> pd.Series:
+        """:meth:`empirical_behaviour_rate` of the first behaviour, or of the EM rule with these thresholds."""
+        return self.empirical_behaviour_rate(self._threshold(aligned_below, coherent_above))
+
+    def _threshold(self, aligned_below: float | None, coherent_above: float | None) -> Behaviour | None:
+        if aligned_below is None and coherent_above is None:
+            return None
+        return threshold_rule(30.0 if aligned_below is None else aligned_below,
+                              50.0 if coherent_above is None else coherent_above)
 
     def threshold_rates(self, prob: float = PROB) -> pd.DataFrame:
         """:meth:`behaviour_rates` of the first behaviour (the EM rule on EM logs)."""
@@ -213,7 +220,12 @@ class FitResult:
             look[f"p_{p}"] = resp[:, k]
         q = rows[keys].astype(str).copy()
         for m in d.measures:
-            q[m] = d.patterns.grids[m].bin(rows[m].to_numpy(dtype=float))
+            g = d.patterns.grids[m]
+            if g.is_levels:                       # rows hold level names
+                codes = pd.Series(range(g.n_bins), index=list(g.labels))
+                q[m] = rows[m].map(codes).fillna(-1).astype(np.int16).to_numpy()
+            else:
+                q[m] = g.bin(rows[m].to_numpy(dtype=float))
         if "verdict" in look.columns:
             q["verdict"] = rows["verdict"].astype(str) if "verdict" in rows else "scored"
         on = [c for c in look.columns if not c.startswith("p_")]

@@ -43,8 +43,12 @@ def result_html(result, prob: float | None = None) -> str:
         return "\n".join(parts)
     personas = list(rep["personas"])
     measures = list(next(iter(rep["personas"].values()))["fingerprint"]) if personas else []
-    parts.append(_table(["persona", *[f"mean {m}" for m in measures], *[f"no {m} score" for m in measures]],
-                        [[p, *[f"{rep['personas'][p]['fingerprint'][m]:.1f}" for m in measures],
+    labels = rep.get("fingerprint_labels", {})
+    share = {m: labels.get(m, "").startswith("P(") for m in measures}
+    parts.append(_table(["persona", *[labels.get(m, f"mean {m}") for m in measures],
+                         *[f"no {m} score" for m in measures]],
+                        [[p, *[_pct(rep['personas'][p]['fingerprint'][m]) if share[m]
+                               else f"{rep['personas'][p]['fingerprint'][m]:.1f}" for m in measures],
                           *[_pct(rep['personas'][p]['no_score'][m]) for m in measures]] for p in personas]))
     pct = int(round(100 * rep["interval"]))
     rows = []

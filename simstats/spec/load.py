@@ -39,7 +39,7 @@ _BEHAVIOUR = {"rule", "description"}
 _FINGERPRINTS = {"vary", "sigma"}
 _PERSONA = {"name", "description", "logodds", "anchors", "verdicts"}
 _LOGODDS = {"mean", "sd"}
-_ANCHOR = {"mean", "no_score"}
+_ANCHOR = {"mean", "no_score", "levels"}
 _MEASURE = {"likelihood", "bins"}
 _VERDICT = {"likelihood"}
 _HIER = {"levels", "structure", "sigma", "parametrization", "variance"}
@@ -109,10 +109,20 @@ def _persona(d: Any, i: int, measures: list[str], src: str) -> PersonaSpec:
         if m not in anchors_d:
             raise SpecError(f"{src}: {where} has no anchor for measure {m!r} (add anchors.{m} = {{ mean = ... }})")
         a = _check_keys(anchors_d[m], _ANCHOR, f"{where}.anchors.{m}", src)
-        if "mean" not in a:
-            raise SpecError(f"{src}: {where}.anchors.{m} needs 'mean'")
-        anchors[m] = Anchor(float(_num(a["mean"], f"{where}.anchors.{m}.mean", src)),
-                            float(_num(a.get("no_score", 0.0), f"{where}.anchors.{m}.no_score", src, lo=0, hi=0.99)))
+        if "mean" not in a and "levels" not in a:
+            raise SpecError(f"{src}: {where}.anchors.{m} needs 'mean' (a score's, or a binary outcome's probability "
+                            "of yes) or 'levels' (an outcome's probabilities, e.g. { C = 0.8 })")
+        levels = a.get("levels")
+        if levels is not None:
+            if not isinstance(levels, dict) or not levels:
+                raise SpecError(f"{src}: {where}.anchors.{m}.levels must be a table of level = probability")
+            levels = {str(k): float(_num(v, f"{where}.anchors.{m}.levels.{k}", src, lo=0, hi=1))
+                      for k, v in levels.items()}
+            if sum(levels.values()) > 1 + 1e-9:
+                raise SpecError(f"{src}: {where}.anchors.{m}.levels probabilities sum to more than 1")
+        anchors[m] = Anchor(None if "mean" not in a else float(_num(a["mean"], f"{where}.anchors.{m}.mean", src)),
+                            float(_num(a.get("no_score", 0.0), f"{where}.anchors.{m}.no_score", src, lo=0, hi=0.99)),
+                            levels)
     verdicts = d.get("verdicts", {})
     if not isinstance(verdicts, dict):
         raise SpecError(f"{src}: {where}.verdicts must be a table of level = probability")

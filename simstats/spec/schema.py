@@ -263,6 +263,10 @@ class ModelSpec:
         d = asdict(self)
         d.pop("source")
         d["behaviours"] = [{"name": b.name, **b.to_dict()} for b in self.behaviours]
+        for p in d["personas"]:                 # an anchor's levels were added later: left out when unset
+            for a in p["anchors"].values():
+                if a.get("levels") is None:
+                    a.pop("levels", None)
         for key, default in _ADDED_LATER_TOP:
             if d.get(key) == default:
                 d.pop(key)
@@ -281,8 +285,11 @@ class ModelSpec:
         return json.loads(json.dumps(d, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__") else o))
 
     def hash(self) -> str:
-        """SHA-256 of :meth:`to_dict` (key order independent)."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+        """SHA-256 of :meth:`to_dict` (key order independent) without the behaviours: they say what reports count,
+        not what is fitted, so declaring one leaves the model, and the hash its results are stored under, as is."""
+        d = self.to_dict()
+        d.pop("behaviours", None)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
 
 __all__ = ["KIND_RULES", "ConditionEffect", "ConditionSpec", "FingerprintSpec", "HierarchySpec", "Interaction",

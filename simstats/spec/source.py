@@ -22,7 +22,8 @@ def spec_source(spec: ModelSpec) -> dict[str, Any]:
         d["model"]["kind"] = spec.kind
     d["personas"] = [{"name": p.name, "description": p.description,
                       "logodds": {"mean": p.logodds[0], "sd": p.logodds[1]},
-                      "anchors": {m: asdict(a) for m, a in p.anchors.items()},
+                      "anchors": {m: {k: v for k, v in asdict(a).items() if v is not None}
+                                  for m, a in p.anchors.items()},
                       **({"verdicts": dict(p.verdicts)} if p.verdicts else {})} for p in spec.personas]
     d["measures"] = {m.name: {"likelihood": m.likelihood, "bins": "data" if m.bins is None else m.bins}
                      for m in spec.measures}

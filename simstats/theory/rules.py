@@ -2,7 +2,8 @@
 coherent > 50", as one object used by the data summary, the fitted result, the simulator and the classic rate model.
 
 A :class:`Behaviour` is a name and a conjunction of :class:`Clause` s, each ``measure < value`` or
-``measure > value``. Scores are binned on a declared grid (see :mod:`simstats.logs.grid`), so a clause is evaluated
+``measure > value`` for a score, or ``measure = level`` / ``measure != level`` for a binary or categorical outcome
+(``match = no``, ``grade != C``). Scores are binned on a declared grid (see :mod:`simstats.logs.grid`), so a clause is evaluated
 on whole bins: ``< value`` takes the bins that lie wholly below ``value``, ``> value`` the bins that lie wholly at or
 above it. When ``value`` is a bin edge (30 and 50 are edges of the judge's 0-100 integer grid and of 10-point bins)
 this is exact for real-valued scores, except that a score of exactly ``value`` counts as above it (probability zero
@@ -30,35 +31,55 @@ from simstats.errors import SpecError
 from simstats.logs.grid import MISSING_BIN, Grid
 from simstats.theory import formalism
 
-OPERATORS = ("<", ">")
+OPERATORS = ("<", ">", "=", "!=")
 _TOL = 1e-9
-_CLAUSE = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*([<>])\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_CLAUSE = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(<|>|!=|=)\s*(\S+)\s*$")
 
 
 @dataclass(frozen=True)
 class Clause:
-    """``measure < value`` (``op = "<"``) or ``measure > value`` (``op = ">"``)."""
+    """``measure < value`` / ``measure > value`` (a score) or ``measure = level`` / ``measure != level`` (an
+    outcome with named levels)."""
 
     measure: str
     op: str
-    value: float
+    value: float | str
 
     def __post_init__(self) -> None:
         if self.op not in OPERATORS:
-            raise SpecError(f"clause {self.measure} {self.op} {self.value}: the operator must be '<' or '>'")
+            raise SpecError(f"clause {self.measure} {self.op} {self.value}: the operator must be one of "
+                            f"{', '.join(OPERATORS)}")
+        if self.op in ("<", ">") and (isinstance(self.value, bool) or not isinstance(self.value, (int, float))):
+            raise SpecError(f"clause {self.describe()}: '{self.op}' compares a score with a number")
 
     def describe(self) -> str:
-        return f"{self.measure} {self.op} {self.value:g}"
+        v = f"{self.value:g}" if isinstance(self.value, (int, float)) else str(self.value)
+        return f"{self.measure} {self.op} {v}"
 
     def bin_mask(self, grid: Grid) -> np.ndarray:
-        """Per bin of ``grid``: whether the whole bin meets the clause (see the module docstring)."""
+        """Per bin (or level) of ``grid``: whether the whole bin meets the clause (see the module docstring)."""
+        if self.op in ("=", "!="):
+            if not grid.is_levels:
+                raise SpecError(f"clause {self.describe()}: '{self.op}' needs a measure with levels; "
+                                f"{self.measure} is a score (use < or >)")
+            if str(self.value) not in grid.labels:
+                raise SpecError(f"clause {self.describe()}: {self.value!r} is not a level of {self.measure} "
+                                f"({', '.join(grid.labels)})")
+            hit = np.array([lv == str(self.value) for lv in grid.labels])
+            return hit if self.op == "=" else ~hit
+        if grid.is_levels:
+            raise SpecError(f"clause {self.describe()}: {self.measure} has levels ({', '.join(grid.labels)}); "
+                            "write measure = level")
         edges = grid.edges
         if self.op == "<":
             return edges[1:] <= self.value + _TOL
         return edges[:-1] >= self.value - _TOL
 
     def exact_on(self, grid: Grid) -> bool:
-        """Whether ``value`` is a bin edge of ``grid`` (else the clause is taken on whole bins only)."""
+        """Whether the clause is exact on ``grid`` (a level, or a threshold on a bin edge)."""
+        if self.op in ("=", "!=") or grid.is_levels:
+            return True
         return bool(np.isclose(grid.edges, self.value, atol=_TOL).any())
 
 
@@ -82,6 +103,8 @@ class Behaviour:
 
         >>> Behaviour.parse("evil", "evil > 50 and coherence > 50").clauses[0]
         Clause(measure='evil', op='>', value=50.0)
+        >>> Behaviour.parse("wrong", "match = no").clauses[0]
+        Clause(measure='match', op='=', value='no')
         >>> Behaviour.parse("x", "aligned <= 30")      # doctest: +IGNORE_EXCEPTION_DETAIL
         Traceback (most recent call last):
         SpecError: behaviour 'x': cannot read clause 'aligned <= 30'; write clauses like 'aligned < 30'
@@ -91,10 +114,11 @@ class Behaviour:
         clauses = []
         for part in re.split(r"\s+and\s+", rule.strip()):
             m = _CLAUSE.match(part)
-            if m is None:
+            numeric = m is not None and m.group(2) in ("<", ">")
+            if m is None or (numeric and not re.fullmatch(_NUMBER, m.group(3))):
                 raise SpecError(f"behaviour {name!r}: cannot read clause {part!r}; write clauses like "
-                                "'aligned < 30', joined by 'and'")
-            clauses.append(Clause(m.group(1), m.group(2), float(m.group(3))))
+                                "'aligned < 30' (a score) or 'match = no' (a level), joined by 'and'")
+            clauses.append(Clause(m.group(1), m.group(2), float(m.group(3)) if numeric else m.group(3)))
         return cls(name, tuple(clauses), description)
 
     @property

@@ -377,7 +377,7 @@ def simulate(spec: ModelSpec | str | Path, truth: dict | str | Path | None = Non
         want = True if design.verdicts is None else design.verdicts
         model_verdicts = ["scored", *design.verdict_levels] if (want and not personas) else None
     template, cells = _template(spec, design, grids, model_verdicts)
-    data = kind.design(spec, template)
+    data = kind.design(spec, template, observed=False)
     keys = ["condition", "prompt", *data.feature_levels]
     cell_index = pd.MultiIndex.from_frame(data.cells[keys].astype(str)).get_indexer(
         pd.MultiIndex.from_frame(cells[keys].astype(str)))

@@ -130,14 +130,20 @@ def feature_share_table(result, feature: str, prob: float) -> pd.DataFrame:
 
 
 def fingerprint_table(result, prob: float) -> pd.DataFrame:
-    """Each persona's fingerprint: mean score on the data's scale (given a score) and no-score rate per measure,
-    and verdict rates; rows (persona, statistic)."""
+    """Each persona's fingerprint, rows (persona, statistic): per score its mean on the data's scale (given a
+    score), per outcome with levels the probability of each level (``<measure>=<level>``, given a value), the
+    no-score rate of every measure, and verdict rates."""
     rows = {}
     for m in result.data.measures:
         fp = np.asarray(result.posterior[G.FINGERPRINT.format(measure=m)])
-        centres = result.data.patterns.grids[m].centres
+        grid = result.data.patterns.grids[m]
         scored = fp[..., 1:]
-        rows[f"{m}_mean"] = interval((scored * centres).sum(-1) / scored.sum(-1), prob)
+        if grid.is_levels:
+            given = scored / scored.sum(-1, keepdims=True)
+            for j, level in enumerate(grid.labels):
+                rows[f"{m}={level}"] = interval(given[..., j], prob)
+        else:
+            rows[f"{m}_mean"] = interval((scored * grid.centres).sum(-1) / scored.sum(-1), prob)
         rows[f"{m}_{NO_SCORE}"] = interval(fp[..., 0], prob)
     if G.VERDICT_FINGERPRINT in result.posterior:
         fv = np.asarray(result.posterior[G.VERDICT_FINGERPRINT])
@@ -146,6 +152,14 @@ def fingerprint_table(result, prob: float) -> pd.DataFrame:
     out = [{"persona": p, "statistic": stat, "mean": mean[k], "low": lo[k], "high": hi[k]}
            for stat, (mean, lo, hi) in rows.items() for k, p in enumerate(result.personas)]
     return pd.DataFrame(out).set_index(["persona", "statistic"])
+
+
+def fingerprint_summary(result, f: pd.DataFrame, measure: str) -> float:
+    """One number per persona and measure for the report: a score's mean, or an outcome's probability of its last
+    level (a binary measure's "yes")."""
+    grid = result.data.patterns.grids[measure]
+    stat = f"{measure}={grid.labels[-1]}" if grid.is_levels else f"{measure}_mean"
+    return float(f.loc[stat, "mean"])
 
 
 # ------------------------------------------------------------------------------------------------ checks
@@ -174,6 +188,16 @@ def anchor_check(posterior, spec: ModelSpec, data: ModelData) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ report
+def _persona_behaviour_rates(result) -> np.ndarray | None:
+    """(K,): each persona's probability of showing the fit's first behaviour (posterior-mean fingerprints)."""
+    if not result.behaviours:
+        return None
+    b = result.behaviours[0]
+    tables = {m: np.asarray(result.posterior[G.FINGERPRINT.format(measure=m)]).mean((0, 1)) for m in b.measures}
+    K = len(result.personas)
+    return b.rate(np.eye(K), tables, result.data.patterns.grids)
+
+
 def summary(result, prob: float) -> dict[str, Any]:
     """The JSON report: diagnostics, personas with fingerprints, per-condition shares, threshold rates and the
     condition and interaction effects."""
@@ -181,15 +205,21 @@ def summary(result, prob: float) -> dict[str, Any]:
     sh = result.shares(prob)
     ce = result.condition_effects(prob)
     personas = {}
-    for p in result.personas:
+    rates = _persona_behaviour_rates(result)
+    for k, p in enumerate(result.personas):
         f = fp.loc[p]
-        personas[p] = {"fingerprint": {m: float(f.loc[f"{m}_mean", "mean"]) for m in result.data.measures},
+        personas[p] = {"fingerprint": {m: fingerprint_summary(result, f, m) for m in result.data.measures},
                        "no_score": {m: float(f.loc[f"{m}_{NO_SCORE}", "mean"]) for m in result.data.measures}}
+        if rates is not None:
+            personas[p]["behaviour_rate"] = float(rates[k])
     conditions = {c: {p: {k: float(sh.loc[(c, p), k]) for k in ("mean", "low", "high")} for p in result.personas}
                   for c in result.conditions}
+    grids = result.data.patterns.grids
     out = {
         "model": result.spec.name, "sampler": result.sampler, "interval": prob,
         "n_answers": int(result.patterns.n_answers), "diagnostics": result.diagnostics_dict(),
+        "fingerprint_labels": {m: f"P({m} = {grids[m].labels[-1]})" if grids[m].is_levels else f"mean {m}"
+                               for m in result.data.measures},
         "personas": personas, "conditions": conditions, **result.behaviour_dicts(prob),
         "condition_effects": {e: {p: {k: float(ce.loc[(e, p), k]) for k in ("mean", "low", "high")}
                                   for p in result.personas[1:]} for e in result.data.condition_coefs},
