@@ -44,7 +44,8 @@ def _patterns_from_counts(rows: list[tuple[str, str, int, int]], *, levels=("fam
     t["coherent"] = t["coherent"].astype("int16")
     if not levels:
         t = t.drop(columns="family")
-    return Patterns(t, {"aligned": Grid(), "coherent": Grid()}, ["aligned", "coherent"], [], list(levels))
+    return Patterns(t, {"aligned": Grid(), "coherent": Grid()}, ["aligned", "coherent"], [], list(levels),
+                    behaviours={"misaligned": "aligned < 30 and coherent > 50"})
 
 
 @pytest.fixture(scope="module")

@@ -112,6 +112,19 @@ class ModelData:
         mix[self.cell_condition, np.arange(len(self.cell_condition))] = self.cell_count
         return mix / mix.sum(1, keepdims=True)
 
+    def feature_mix(self, feature: str) -> np.ndarray:
+        """(C * L, n_cells): the prompt mix of each (condition, level of ``feature``) pair, rows in condition-major
+        order over ``feature_levels[feature]`` (reference first); a row of NaN where a condition has no answer at
+        that level."""
+        levels = self.feature_levels[feature]
+        lv = self.cells[feature].astype(str).map({v: i for i, v in enumerate(levels)}).to_numpy()
+        L = len(levels)
+        mix = np.zeros((len(self.conditions) * L, len(self.cell_condition)))
+        mix[self.cell_condition * L + lv, np.arange(len(lv))] = self.cell_count
+        n = mix.sum(1, keepdims=True)
+        with np.errstate(invalid="ignore"):
+            return mix / np.where(n > 0, n, np.nan)
+
     @property
     def coords(self) -> dict[str, list[str]]:
         c = {PERSONA: self.personas, PERSONA_FREE: self.personas[1:], CONDITION: self.conditions,

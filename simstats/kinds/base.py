@@ -123,16 +123,17 @@ def mean_responsibilities(em: Emissions, data: ModelData) -> np.ndarray:
     return out.mean(0) if em.log_weights.ndim >= 4 else out
 
 
-def behaviour_rate_draws(em: Emissions, data: ModelData, behaviour) -> np.ndarray:
+def behaviour_rate_draws(em: Emissions, data: ModelData, behaviour, mix: np.ndarray | None = None) -> np.ndarray:
     """(..., condition): the predicted rate of a thresholded behaviour over each condition's own prompt mix,
-    measures independent given the component."""
+    measures independent given the component; ``mix`` (rows, cells) other prompt mixes instead (e.g.
+    :meth:`~simstats.graph.design.ModelData.feature_mix`), giving (..., rows)."""
     masks = behaviour.category_masks(data.patterns.grids)
     probs = []
     for m, mask in masks.items():
         table, unit = em.tables[m]
         probs.append(table[..., mask].sum(-1)[..., unit, :])              # (..., cells, K)
     per_cell = formalism.behaviour_rate(np.exp(em.log_weights), *probs)   # (..., cells)
-    return np.einsum("cn,...n->...c", data.condition_mix(), per_cell)
+    return np.einsum("cn,...n->...c", data.condition_mix() if mix is None else mix, per_cell)
 
 
 def empirical_behaviour_rate(data: ModelData, behaviour) -> pd.Series:
@@ -251,10 +252,11 @@ class ModelKind:
     def mean_responsibilities(self, result) -> np.ndarray:
         self._no(result, "per-answer persona posteriors")
 
-    def behaviour_rate_draws(self, result, behaviour) -> np.ndarray:
-        """(chain, draw, condition): the posterior-predictive rate of a thresholded behaviour per condition."""
+    def behaviour_rate_draws(self, result, behaviour, mix: np.ndarray | None = None) -> np.ndarray:
+        """(chain, draw, condition): the posterior-predictive rate of a thresholded behaviour per condition (per
+        row of ``mix``, prompt mixes over cells, when given)."""
         return behaviour_rate_draws(self.emissions(result.posterior, result.spec, result.data), result.data,
-                                    behaviour)
+                                    behaviour, mix)
 
     def question_shifts(self, result, prob: float) -> pd.DataFrame:
         return empty_table()

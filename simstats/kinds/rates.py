@@ -220,10 +220,12 @@ class RatesKind(ModelKind):
             p = np.asarray(posterior[RATE])[..., data.pattern_condition]
         return np.where(hit, np.log(p), np.log1p(-p))
 
-    def behaviour_rate_draws(self, result, behaviour):
+    def behaviour_rate_draws(self, result, behaviour, mix=None):
         counted = behaviour_of(result.spec)
         if behaviour is not None and behaviour.describe() != counted.describe():
             raise SpecError(f"this rate model counts {counted.describe()!r}, not {behaviour.describe()!r}")
+        if mix is not None:
+            raise SpecError("the rate model has one rate per condition: it has no rates per prompt feature")
         return np.asarray(result.posterior[RATE])
 
     def sampled_variables(self, names):

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 
+
 def plain_console(**kwargs: Any) -> Console:
     """A rich console that prints text as it is: names such as ``finetune[ft_a]`` or a rule's ``[behaviours]``
     are data, not markup (styles are given as :class:`rich.text.Text` spans instead)."""
@@ -28,6 +29,30 @@ def condition_sentence(condition: str, persona: str, share: dict[str, float], pr
     """
     return (f"{condition}: {_pct(share['mean'])} of answers come from the {persona} persona "
             f"({prob:.0%} interval {_pct(share['low']).rstrip('%')}-{_pct(share['high'])}).")
+
+
+def contrast_sentence(row_label: str, row, attrs: dict) -> str:
+    """One sentence, e.g. "misaligned: share in insecure minus secure +4.2 points (90% interval 3.1 to 5.3),
+    P(> 0) = 1.00"."""
+    where = (f"{attrs['feature']}={attrs['a']} minus {attrs['feature']}={attrs['b']}" if attrs.get("feature")
+             else f"{attrs['a']} minus {attrs['b']}")
+    if row["mean"] is None or row["mean"] != row["mean"]:     # NaN: no answers on one side
+        return f"{row_label}: {where}: no answers on one side"
+    pts = lambda x: f"{100 * x:+.1f}"                                      # noqa: E731
+    return (f"{row_label}: {attrs['of']} in {where} {pts(row['mean'])} points ({attrs['prob']:.0%} interval "
+            f"{pts(row['low'])} to {pts(row['high'])}), P(> 0) = {row['p_gt_0']:.2f}")
+
+
+def evidence_sentence(term: str, persona: str, row, reference: str, prob: float) -> str:
+    """E.g. "the prompt feature system[pos] carries +6.9 nats (90% interval 5.8 to 8.1) toward the evil persona,
+    against the assistant persona".
+
+    >>> row = {"source": "prompt feature", "mean": 6.9, "low": 5.8, "high": 8.1}
+    >>> evidence_sentence("system[pos]", "evil", row, "assistant", 0.9)
+    'the prompt feature system[pos] carries +6.9 nats (90% interval +5.8 to +8.1) toward the evil persona, against the assistant persona.'
+    """
+    return (f"the {row['source']} {term} carries {row['mean']:+.1f} nats ({prob:.0%} interval {row['low']:+.1f} to "
+            f"{row['high']:+.1f}) toward the {persona} persona, against the {reference} persona.")
 
 
 def focus_persona(report: dict[str, Any]) -> str:
@@ -67,7 +92,11 @@ def sentences(report: dict[str, Any]) -> list[str]:
     if "conditions" not in report:
         return []
     p = focus_persona(report)
-    return [condition_sentence(c, p, shares[p], report["interval"]) for c, shares in report["conditions"].items()]
+    out = [condition_sentence(c, p, shares[p], report["interval"]) for c, shares in report["conditions"].items()]
+    ref = report.get("reference_persona") or next(iter(report["personas"]))
+    for term, by in (report.get("evidence") or {}).items():
+        out += [evidence_sentence(term, persona, row, ref, report["interval"]) for persona, row in by.items()]
+    return out
 
 
 def print_report(report: dict[str, Any], console: Console | None = None) -> None:
@@ -101,13 +130,12 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
     con.print(fp)
     names = list(report["personas"])
     pct = f"{report['interval']:.0%}"
-    tab = Table("condition", *names, "threshold rate: observed", "model", title=f"Persona shares ({pct} intervals)")
+    tab = Table("condition", *names, title=f"Persona shares ({pct} intervals)")
     for c, shares in report["conditions"].items():
-        tr = report["threshold_rate"][c]
         tab.add_row(c, *[f"{_pct(shares[p]['mean'])} [{_pct(shares[p]['low'])}, {_pct(shares[p]['high'])}]"
-                         for p in names],
-                    _pct(tr["empirical"]), f"{_pct(tr['mean'])} [{_pct(tr['low'])}, {_pct(tr['high'])}]")
+                         for p in names])
     con.print(tab)
+    _print_behaviours(report, con)
     effects = report.get("condition_effects") or {}
     if effects:
         free = list(next(iter(effects.values())))
@@ -115,10 +143,33 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         for e, by in effects.items():
             et.add_row(e, *[f"{by[p]['mean']:+.2f} [{by[p]['low']:+.2f}, {by[p]['high']:+.2f}]" for p in free])
         con.print(et)
+    from simstats.results.html import evidence_rows
+
+    header, rows = evidence_rows(report)
+    if rows:
+        et = Table(*header, title=f"Evidence in nats toward each persona vs "
+                                  f"{report.get('reference_persona', names[0])} ({pct} intervals)")
+        for row in rows:
+            et.add_row(*row)
+        con.print(et)
     for note in report.get("notes", []):
         con.print(f"note: {note}", highlight=False)
     for s in sentences(report):
         con.print(s, highlight=False)
+
+
+def _print_behaviours(report: dict[str, Any], con: Console) -> None:
+    from simstats.results.html import behaviour_rows
+
+    header, rows = behaviour_rows(report)
+    if not rows:
+        return
+    rules = "; ".join(f"{n} = {b['rule']}" for n, b in report["behaviours"].items())
+    tab = Table(*header, title=f"Thresholded behaviours ({rules}), observed and model "
+                               f"({report['interval']:.0%} intervals)")
+    for row in rows:
+        tab.add_row(*row)
+    con.print(tab)
 
 
 def _print_distributions(report: dict[str, Any], con: Console) -> None:
@@ -129,16 +180,16 @@ def _print_distributions(report: dict[str, Any], con: Console) -> None:
     dists = report.get("distributions", {})
     measures = list(next(iter(dists.values()))) if dists else []
     tab = Table("condition", *[f"{m} {s}" for m in measures for s in ("mean", "sd", "no score")],
-                "threshold rate: observed", "model", title=f"Score distributions per condition ({pct} intervals)")
+                title=f"Score distributions per condition ({pct} intervals)")
     for c, by in dists.items():
-        tr = report["threshold_rate"][c]
         cells = []
         for m in measures:
             mu, sd, ns = by[m]["mean"], by[m]["sd"], by[m]["no_score"]
             cells += [f"{mu['mean']:.1f} [{mu['low']:.1f}, {mu['high']:.1f}]", f"{sd['mean']:.1f}",
                       _pct(ns["mean"])]
-        tab.add_row(c, *cells, _pct(tr["empirical"]), f"{_pct(tr['mean'])} [{_pct(tr['low'])}, {_pct(tr['high'])}]")
+        tab.add_row(c, *cells)
     con.print(tab)
+    _print_behaviours(report, con)
     for note in report.get("notes", []):
         con.print(f"note: {note}", highlight=False)
     for s in sentences(report):
@@ -150,7 +201,8 @@ def public_report(result) -> dict:
     failed its diagnostics: a failed fit is never reported as a result."""
     report = result.summary_dict()
     if report["diagnostics"]["status"] == "failed":
-        for k in ("conditions", "threshold_rate", "personas", "distributions", "interaction_effects"):
+        for k in ("conditions", "threshold_rate", "behaviours", "personas", "distributions", "interaction_effects",
+                  "evidence", "condition_effects"):
             report.pop(k, None)
     return report
 

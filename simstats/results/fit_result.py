@@ -141,6 +141,30 @@ class FitResult:
         rows (condition, statistic)."""
         return self.model_kind.condition_distributions(self, prob)
 
+    # ------------------------------------------------------------------ contrasts and evidence
+    def contrast(self, a: str, b: str, *, persona: str | None = None, behaviour: str | None = None,
+                 feature: str | None = None, prob: float = PROB) -> pd.DataFrame:
+        """The posterior of a difference within this fit: each persona's share (or ``persona``'s, or
+        ``behaviour``'s predicted rate) in condition ``a`` minus condition ``b``; with ``feature``, between its
+        values ``a`` and ``b`` within each condition. Columns ``mean``, ``low``, ``high``, ``p_gt_0``.
+
+        >>> r.contrast("insecure", "secure", persona="misaligned")        # doctest: +SKIP
+                        mean    low   high  p_gt_0
+        persona
+        misaligned     0.052  0.041  0.064    1.0
+        """
+        from simstats.results.contrast import contrast
+
+        return contrast(self, a, b, persona=persona, behaviour=behaviour, feature=feature, prob=prob)
+
+    def evidence(self, prob: float = PROB) -> pd.DataFrame:
+        """Prompt-feature, interaction and condition effects as the evidence (nats) they carry for each persona
+        against the reference persona (the log-likelihood ratio of the context, DESIGN section 2), by (term,
+        persona); see :func:`simstats.results.contrast.evidence_table`."""
+        from simstats.results.contrast import evidence_table
+
+        return evidence_table(self, prob)
+
     # ------------------------------------------------------------------ behaviours
     @property
     def behaviours(self) -> tuple[Behaviour, ...]:
@@ -251,14 +275,19 @@ class FitResult:
                 "status": d.status, "messages": d.messages}
 
     def behaviour_dicts(self, prob: float = PROB) -> dict[str, Any]:
-        """``{"threshold_rate": {condition: {empirical, mean, low, high}}}`` of the first behaviour (empty without
-        behaviours), the part of the JSON report every kind shares."""
+        """The part of the JSON report every kind shares: ``{"behaviours": {name: {"rule", "rates": {condition:
+        {empirical, mean, low, high}}}}}`` for every declared behaviour, and the first one's ``threshold_rule`` and
+        ``threshold_rate`` (the keys of reports before behaviours were declared); empty without behaviours."""
         if not self.behaviours:
             return {}
-        tr = self.behaviour_rates(None, prob)
-        return {"threshold_rule": self.behaviour().describe(), "threshold_rate": {c: {"empirical": float(tr.loc[c, "empirical"]),
-                                       **{k: float(tr.loc[c, k]) for k in ("mean", "low", "high")}}
-                                   for c in self.conditions}}
+        out: dict[str, Any] = {"behaviours": {}}
+        for b in self.behaviours:
+            tr = self.behaviour_rates(b, prob)
+            out["behaviours"][b.name] = {"rule": b.describe(), "rates": {
+                c: {"empirical": float(tr.loc[c, "empirical"]), **{k: float(tr.loc[c, k]) for k in ("mean", "low", "high")}}
+                for c in self.conditions}}
+        first = next(iter(out["behaviours"].values()))
+        return {**out, "threshold_rule": first["rule"], "threshold_rate": first["rates"]}
 
     def summary_dict(self, prob: float = PROB) -> dict[str, Any]:
         """The JSON report (the kind's): diagnostics and, for a persona mixture, personas with fingerprints,

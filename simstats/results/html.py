@@ -24,6 +24,35 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def behaviour_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The per-condition behaviour table of a report: header (one observed and one model column per declared
+    behaviour) and rows; no rows when the fit counts no behaviour."""
+    behaviours = report.get("behaviours") or {}
+    if not behaviours:
+        return [], []
+    header = ["condition", *[f"{n}: {w}" for n in behaviours for w in ("observed", "model")]]
+    rows = []
+    for c in next(iter(behaviours.values()))["rates"]:
+        row = [c]
+        for b in behaviours.values():
+            r = b["rates"][c]
+            row += [_pct(r["empirical"]), f"{_pct(r['mean'])} [{_pct(r['low'])}, {_pct(r['high'])}]"]
+        rows.append(row)
+    return header, rows
+
+
+def evidence_rows(rep: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The evidence table of a report: term, source and one column per non-reference persona (nats)."""
+    evidence = rep.get("evidence") or {}
+    if not evidence:
+        return [], []
+    free = list(dict.fromkeys(p for by in evidence.values() for p in by))
+    rows = [[t, next(iter(by.values()))["source"],
+             *[f"{by[p]['mean']:+.2f} [{by[p]['low']:+.2f}, {by[p]['high']:+.2f}]" if p in by else "" for p in free]]
+            for t, by in evidence.items()]
+    return ["term", "source", *free], rows
+
+
 def result_html(result, prob: float | None = None) -> str:
     """HTML of a :class:`~simstats.posterior.FitResult`: status, fingerprints, persona shares with intervals."""
     rep = result.summary_dict() if prob is None else result.summary_dict(prob)
@@ -51,15 +80,26 @@ def result_html(result, prob: float | None = None) -> str:
                                else f"{rep['personas'][p]['fingerprint'][m]:.1f}" for m in measures],
                           *[_pct(rep['personas'][p]['no_score'][m]) for m in measures]] for p in personas]))
     pct = int(round(100 * rep["interval"]))
-    rows = []
-    for c, per in rep["conditions"].items():
-        tr = rep["threshold_rate"][c]
-        rows.append([c, *[f"{_pct(per[p]['mean'])} [{_pct(per[p]['low'])}, {_pct(per[p]['high'])}]" for p in personas],
-                     _pct(tr["empirical"]), f"{_pct(tr['mean'])} [{_pct(tr['low'])}, {_pct(tr['high'])}]"])
-    rule = f"; threshold rule {escape(rep['threshold_rule'])}" if rep.get("threshold_rule") else ""
-    parts.append(f"<div style=\"font-size:12px\">persona shares per condition, mean [{pct}% interval]{rule}</div>")
-    parts.append(_table(["condition", *personas, "rule: observed", "rule: model"], rows))
+    rows = [[c, *[f"{_pct(per[p]['mean'])} [{_pct(per[p]['low'])}, {_pct(per[p]['high'])}]" for p in personas]]
+            for c, per in rep["conditions"].items()]
+    parts.append(f"<div style=\"font-size:12px\">persona shares per condition, mean [{pct}% interval]</div>")
+    parts.append(_table(["condition", *personas], rows))
+    parts += _behaviours_html(rep)
+    header, rows = evidence_rows(rep)
+    if rows:
+        parts.append(f"<div style=\"font-size:12px\">evidence in nats toward each persona against "
+                     f"{escape(str(rep.get('reference_persona', personas[0])))}, mean [{pct}% interval]</div>")
+        parts.append(_table(header, rows))
     return "\n".join(parts)
+
+
+def _behaviours_html(rep: dict[str, Any]) -> list[str]:
+    header, rows = behaviour_rows(rep)
+    if not rows:
+        return []
+    rules = "; ".join(f"{n} = {b['rule']}" for n, b in rep["behaviours"].items())
+    return [f"<div style=\"font-size:12px\">thresholded behaviours ({escape(rules)}), observed and model</div>",
+            _table(header, rows)]
 
 
 def _distributions_html(rep: dict[str, Any]) -> str:
@@ -68,17 +108,16 @@ def _distributions_html(rep: dict[str, Any]) -> str:
     measures = list(next(iter(dists.values()))) if dists else []
     rows = []
     for c, by in dists.items():
-        tr = rep["threshold_rate"][c]
         cells = []
         for m in measures:
             mu = by[m]["mean"]
             cells += [f"{mu['mean']:.1f} [{mu['low']:.1f}, {mu['high']:.1f}]", f"{by[m]['sd']['mean']:.1f}",
                       _pct(by[m]["no_score"]["mean"])]
-        rows.append([c, *cells, _pct(tr["empirical"]), f"{_pct(tr['mean'])} [{_pct(tr['low'])}, {_pct(tr['high'])}]"])
+        rows.append([c, *cells])
     note = ("<div style=\"font-size:12px\">No personas: each condition's scores are one distribution per measure "
             "whose location and spread shift with the condition.</div>")
-    return note + _table(["condition", *[f"{m} {s}" for m in measures for s in ("mean", "sd", "no score")],
-                          "rule: observed", "rule: model"], rows)
+    return "\n".join([note + _table(["condition", *[f"{m} {s}" for m in measures for s in ("mean", "sd", "no score")]],
+                                     rows), *_behaviours_html(rep)])
 
 
-__all__ = ["result_html"]
+__all__ = ["behaviour_rows", "evidence_rows", "result_html"]

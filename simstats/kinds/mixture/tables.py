@@ -73,14 +73,8 @@ def feature_shares(posterior, data: ModelData, feature: str) -> np.ndarray:
     """Persona shares of each condition at each level of a prompt feature, over that condition's prompts with the
     level: (..., condition, level, K) in ``data.feature_levels[feature]`` order (reference first), NaN where a
     condition has no answer at a level."""
-    levels = data.feature_levels[feature]
-    lv = data.cells[feature].astype(str).map({v: i for i, v in enumerate(levels)}).to_numpy()
-    C, L = len(data.conditions), len(levels)
-    agg = np.zeros((C * L, len(data.cell_condition)))
-    agg[data.cell_condition * L + lv, np.arange(len(lv))] = data.cell_count
-    n = agg.sum(1, keepdims=True)
-    with np.errstate(invalid="ignore"):
-        out = formalism.persona_marginal(np.exp(cell_log_weights(posterior, data)), agg / np.where(n > 0, n, np.nan))
+    C, L = len(data.conditions), len(data.feature_levels[feature])
+    out = formalism.persona_marginal(np.exp(cell_log_weights(posterior, data)), data.feature_mix(feature))
     return out.reshape(*out.shape[:-2], C, L, out.shape[-1])
 
 
@@ -188,14 +182,14 @@ def anchor_check(posterior, spec: ModelSpec, data: ModelData) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ report
-def _persona_behaviour_rates(result) -> np.ndarray | None:
-    """(K,): each persona's probability of showing the fit's first behaviour (posterior-mean fingerprints)."""
-    if not result.behaviours:
-        return None
-    b = result.behaviours[0]
-    tables = {m: np.asarray(result.posterior[G.FINGERPRINT.format(measure=m)]).mean((0, 1)) for m in b.measures}
+def _persona_behaviour_rates(result) -> dict[str, np.ndarray]:
+    """behaviour -> (K,): each persona's probability of showing it (posterior-mean fingerprints)."""
     K = len(result.personas)
-    return b.rate(np.eye(K), tables, result.data.patterns.grids)
+    out = {}
+    for b in result.behaviours:
+        tables = {m: np.asarray(result.posterior[G.FINGERPRINT.format(measure=m)]).mean((0, 1)) for m in b.measures}
+        out[b.name] = b.rate(np.eye(K), tables, result.data.patterns.grids)
+    return out
 
 
 def summary(result, prob: float) -> dict[str, Any]:
@@ -210,8 +204,9 @@ def summary(result, prob: float) -> dict[str, Any]:
         f = fp.loc[p]
         personas[p] = {"fingerprint": {m: fingerprint_summary(result, f, m) for m in result.data.measures},
                        "no_score": {m: float(f.loc[f"{m}_{NO_SCORE}", "mean"]) for m in result.data.measures}}
-        if rates is not None:
-            personas[p]["behaviour_rate"] = float(rates[k])
+        if rates:
+            personas[p]["behaviour_rates"] = {name: float(r[k]) for name, r in rates.items()}
+            personas[p]["behaviour_rate"] = float(next(iter(rates.values()))[k])     # the first behaviour's
     conditions = {c: {p: {k: float(sh.loc[(c, p), k]) for k in ("mean", "low", "high")} for p in result.personas}
                   for c in result.conditions}
     grids = result.data.patterns.grids
@@ -224,6 +219,11 @@ def summary(result, prob: float) -> dict[str, Any]:
         "condition_effects": {e: {p: {k: float(ce.loc[(e, p), k]) for k in ("mean", "low", "high")}
                                   for p in result.personas[1:]} for e in result.data.condition_coefs},
     }
+    ev = result.evidence(prob)
+    if len(ev):
+        out["evidence"] = {t: {p: {k: (str(v) if k == "source" else float(v)) for k, v in ev.loc[(t, p)].items()}
+                               for p in ev.loc[t].index} for t in dict.fromkeys(ev.index.get_level_values(0))}
+        out["reference_persona"] = result.personas[0]
     if result.data.interaction_coefs:
         ie = result.interaction_effects(prob)
         out["interaction_effects"] = {n: {p: {k: float(ie.loc[(n, p), k]) for k in ("mean", "low", "high")}

@@ -1,0 +1,163 @@
+"""Contrasts and evidence: the posterior of a difference between two conditions (or two values of a prompt
+feature), and prompt-feature and condition effects read as the evidence they carry, in nats.
+
+A contrast is computed draw by draw inside one fitted model, so that what the two sides share (the same questions,
+the same fingerprints) cancels instead of adding to the uncertainty, as it would if two separate fits were compared.
+
+>>> from simstats.results.contrast import difference_table
+>>> import numpy as np
+>>> d = np.array([[0.1, 0.2, 0.3, -0.1]])           # (chain, draw) draws of one difference
+>>> difference_table({"x": d}, prob=0.5).round(3).to_dict("records")
+[{'mean': 0.125, 'low': 0.05, 'high': 0.225, 'p_gt_0': 0.75}]
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import numpy as np
+import pandas as pd
+
+from simstats.errors import SimstatsError
+from simstats.kinds.base import PROB, interval
+from simstats.theory import formalism
+
+# ``FitResult`` is named in annotations only (it imports this module; a runtime import would be a cycle)
+
+
+def difference_table(draws: dict, prob: float = PROB, names: tuple[str, ...] = ("persona",)) -> pd.DataFrame:
+    """Mean, equal-tailed ``prob`` interval and P(difference > 0) of each (chain, draw) array in ``draws``.
+
+    Keys are the rows' labels (tuples for a MultiIndex named ``names``); a difference with no draws (NaN: a
+    condition without answers at a feature level) gives NaN."""
+    rows = {}
+    for key, d in draws.items():
+        d = np.asarray(d, dtype=float)
+        if not np.isfinite(d).all():
+            rows[key] = {"mean": np.nan, "low": np.nan, "high": np.nan, "p_gt_0": np.nan}
+            continue
+        mean, low, high = interval(d, prob)
+        rows[key] = {"mean": float(mean), "low": float(low), "high": float(high), "p_gt_0": float((d > 0).mean())}
+    index = (pd.MultiIndex.from_tuples(list(rows), names=list(names)) if len(names) > 1
+             else pd.Index(list(rows), name=names[0]))
+    return pd.DataFrame(list(rows.values()), index=index, columns=["mean", "low", "high", "p_gt_0"])
+
+
+def _pick(value: str, choices: list[str], what: str) -> int:
+    if value in choices:
+        return choices.index(value)
+    close = difflib.get_close_matches(value, choices, n=3)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else f" ({what}s: {', '.join(choices[:20])})"
+    raise SimstatsError(f"{value!r} is not a {what} of this fit{hint}")
+
+
+def contrast(result: FitResult, a: str, b: str, *, persona: str | None = None, behaviour: str | None = None,
+             feature: str | None = None, prob: float = PROB) -> pd.DataFrame:
+    """The posterior of (condition ``a``) − (condition ``b``): each persona's share, or one persona's, or a
+    behaviour's predicted rate; with ``feature``, ``a`` and ``b`` are two values of that prompt feature and the
+    difference is taken within each condition (rows per condition).
+
+    Columns ``mean``, ``low``, ``high`` (the ``prob`` interval) and ``p_gt_0`` = P(difference > 0); the table's
+    ``attrs`` say what was contrasted.
+    """
+    if persona is not None and behaviour is not None:
+        raise SimstatsError("contrast either a persona's share or a behaviour's rate, not both")
+    data = result.data
+    if feature is None:
+        conditions = list(data.conditions)
+        ia, ib = _pick(a, conditions, "condition"), _pick(b, conditions, "condition")
+        if behaviour is not None:
+            rate = result.behaviour_rate_draws(behaviour)                    # (chain, draw, condition)
+            draws = {result.behaviour(behaviour).name: rate[..., ia] - rate[..., ib]}
+            names = ("behaviour",)
+        else:
+            s = result.share_draws()                                         # (chain, draw, condition, K)
+            ks = [_pick(persona, result.personas, "persona")] if persona else range(len(result.personas))
+            draws = {result.personas[k]: s[..., ia, k] - s[..., ib, k] for k in ks}
+            names = ("persona",)
+    else:
+        if feature not in data.feature_levels:
+            raise SimstatsError(f"{feature!r} is not a prompt feature of this fit "
+                                f"(features: {list(data.feature_levels) or 'none'})")
+        levels = data.feature_levels[feature]
+        ia, ib = _pick(a, levels, f"value of {feature}"), _pick(b, levels, f"value of {feature}")
+        C, L = len(data.conditions), len(levels)
+        if behaviour is not None:
+            b_ = result.behaviour(behaviour)
+            rate = result.model_kind.behaviour_rate_draws(result, b_, data.feature_mix(feature))
+            rate = rate.reshape(*rate.shape[:-1], C, L)
+            draws = {(c, b_.name): rate[..., i, ia] - rate[..., i, ib] for i, c in enumerate(data.conditions)}
+            names = ("condition", "behaviour")
+        else:
+            from simstats.kinds.mixture.tables import feature_shares
+
+            if not result.model_kind.has_personas:
+                result.model_kind.share_draws(result)                       # raises its "no personas" message
+            s = feature_shares(result.posterior, data, feature)              # (chain, draw, C, L, K)
+            ks = [_pick(persona, result.personas, "persona")] if persona else range(len(result.personas))
+            draws = {(c, result.personas[k]): s[..., i, ia, k] - s[..., i, ib, k]
+                     for i, c in enumerate(data.conditions) for k in ks}
+            names = ("condition", "persona")
+    out = difference_table(draws, prob, names)
+    out.attrs.update({"a": a, "b": b, "feature": feature, "prob": prob,
+                      "of": "rate" if behaviour is not None else "share"})
+    return out
+
+
+def contrast_dict(table: pd.DataFrame) -> dict:
+    """The JSON form of a :func:`contrast` table (``simstats contrast --json``)."""
+    rows = []
+    for key, row in table.iterrows():
+        labels = dict(zip(table.index.names, key if isinstance(key, tuple) else (key,)))
+        rows.append({**labels, **{k: (None if pd.isna(v) else float(v)) for k, v in row.items()}})
+    return {**{k: v for k, v in table.attrs.items()}, "rows": rows}
+
+
+# --------------------------------------------------------------------------------------------------- evidence
+def evidence_draws(result: FitResult) -> dict[tuple[str, str], np.ndarray]:
+    """(term kind, term) -> (chain, draw, K) draws of the evidence a term carries for each persona against the
+    reference persona, in nats: a prompt feature's (or trigger's) log-likelihood ratio of the context,
+    :func:`~simstats.theory.formalism.context_evidence` of the one-hot context that has the term, and a condition
+    effect's shift of the prior log-odds (the evidence the fine-tuning data carry, as in
+    :func:`~simstats.theory.formalism.finetune_update`). Numeric effects are per unit of their column."""
+    from simstats.kinds.mixture import graph as G
+
+    if not result.model_kind.has_personas:
+        return {}
+    post, data = result.posterior, result.data
+    out: dict[tuple[str, str], np.ndarray] = {}
+    blocks = [("prompt feature", data.coefs, G.FEATURES.evaluate(post)),
+              ("interaction", data.interaction_coefs, G.INTERACTIONS.evaluate(post))]
+    if G.EFFECTS.beta in post:
+        beta = np.asarray(post[G.EFFECTS.beta])
+        blocks.append(("condition effect", data.condition_coefs,
+                       np.concatenate([np.zeros((*beta.shape[:-1], 1)), beta], axis=-1)))
+    for kind, terms, coef in blocks:
+        if coef is None or not len(terms):
+            continue
+        for j, term in enumerate(terms):
+            x = np.zeros(len(terms))
+            x[j] = 1.0
+            ev = formalism.context_evidence(x, coef)                        # (chain, draw, K)
+            out[(kind, term)] = ev - ev[..., :1]                            # against the reference persona
+    return out
+
+
+def evidence_table(result: FitResult, prob: float = PROB) -> pd.DataFrame:
+    """Each prompt-feature, interaction and condition effect as evidence in nats for each non-reference persona
+    against the reference persona: index (term, persona), columns ``source``, ``mean``, ``low``, ``high``,
+    ``p_gt_0``. Empty for a model without personas or without such terms."""
+    rows = []
+    for (kind, term), ev in evidence_draws(result).items():
+        for k, p in enumerate(result.personas[1:], start=1):
+            d = ev[..., k]
+            mean, low, high = interval(d, prob)
+            rows.append({"term": term, "persona": p, "source": kind, "mean": float(mean), "low": float(low),
+                         "high": float(high), "p_gt_0": float((d > 0).mean())})
+    cols = ["source", "mean", "low", "high", "p_gt_0"]
+    if not rows:
+        return pd.DataFrame(columns=cols, index=pd.MultiIndex.from_tuples([], names=["term", "persona"]))
+    return pd.DataFrame(rows).set_index(["term", "persona"])[cols]
+
+
+__all__ = ["contrast", "contrast_dict", "difference_table", "evidence_draws", "evidence_table"]

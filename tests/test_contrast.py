@@ -1,0 +1,90 @@
+"""Contrasts and the evidence table (issue 15): a contrast of two conditions is the posterior of the difference of
+their shares draw by draw (so it is antisymmetric and its mean is the difference of the share means), a behaviour's
+contrast is the difference of its predicted rates, a prompt feature's contrast is taken within each condition, the
+evidence of a one-hot prompt feature is its log-odds coefficient against the reference persona, and a name that is
+not in the fit is refused with the closest names. Exact identities on one short real fit: no tolerance but
+floating-point round-off is needed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simstats import fit
+from simstats.errors import SimstatsError
+from simstats.results.contrast import contrast_dict
+from simstats.spec import default_spec_path, load_spec
+from simstats.validation import simulate_log
+
+
+@pytest.fixture(scope="module")
+def small_fit():
+    spec = load_spec(default_spec_path())
+    pats, _ = simulate_log(spec, n_conditions=3, n_prompts=4, features={"format": ["plain", "json"]},
+                           answers_per_cell=40, seed=5)
+    return fit(spec, pats, draws=150, tune=150, chains=2, seed=2, progress=False)
+
+
+def test_condition_contrast_is_the_share_difference_draw_by_draw(small_fit):
+    r = small_fit
+    a, b = r.conditions[1], r.conditions[0]
+    t = r.contrast(a, b)
+    s = r.share_draws()
+    for k, p in enumerate(r.personas):
+        d = s[..., 1, k] - s[..., 0, k]
+        assert t.loc[p, "mean"] == pytest.approx(d.mean(), abs=1e-12)
+        assert t.loc[p, "p_gt_0"] == pytest.approx((d > 0).mean())
+        assert t.loc[p, "low"] <= t.loc[p, "mean"] <= t.loc[p, "high"]
+    back = r.contrast(b, a)
+    np.testing.assert_allclose(back["mean"], -t["mean"], atol=1e-12)
+    assert t["mean"].sum() == pytest.approx(0.0, abs=1e-9)       # shares sum to one in both conditions
+    assert t.attrs["of"] == "share" and contrast_dict(t)["rows"][0]["persona"] == r.personas[0]
+
+
+def test_behaviour_contrast_is_the_rate_difference(small_fit):
+    r = small_fit
+    t = r.contrast(r.conditions[2], r.conditions[0], behaviour=r.behaviours[0].name)
+    rate = r.behaviour_rate_draws(r.behaviours[0].name)
+    assert t.iloc[0]["mean"] == pytest.approx((rate[..., 2] - rate[..., 0]).mean(), abs=1e-12)
+    assert t.attrs["of"] == "rate"
+
+
+def test_feature_contrast_is_within_each_condition(small_fit):
+    r = small_fit
+    t = r.contrast("json", "plain", feature="format", persona=r.personas[1])
+    assert list(t.index.get_level_values("condition")) == list(r.conditions)
+    fs = r.feature_shares("format")["mean"]                  # indexed by (condition, level, persona)
+    p = r.personas[1]
+    for c in r.conditions:
+        assert t.loc[(c, p), "mean"] == pytest.approx(fs[(c, "json", p)] - fs[(c, "plain", p)], abs=1e-9)
+    assert t["p_gt_0"].between(0, 1).all()
+
+
+def test_evidence_of_a_feature_is_its_coefficient_against_the_reference(small_fit):
+    r = small_fit
+    ev = r.evidence()
+    assert len(ev) and set(ev["source"]) >= {"prompt feature"}
+    term = [t for t, _ in ev.index if "json" in t][0]
+    coef = r.feature_effects()
+    # the table's coefficient of the same term for the first non-reference persona (log-odds against reference)
+    p = r.personas[1]
+    row = coef.reset_index()
+    match = row[row.apply(lambda x: "json" in " ".join(map(str, x.values)) and p in " ".join(map(str, x.values)),
+                          axis=1)]
+    assert len(match) == 1
+    assert ev.loc[(term, p), "mean"] == pytest.approx(float(match["mean"].iloc[0]), abs=1e-9)
+
+
+@pytest.mark.parametrize("args, needle", [(("c1x", "c0"), "did you mean"), (("c1", "c0"), None)])
+def test_unknown_names_are_refused_with_suggestions(small_fit, args, needle):
+    r = small_fit
+    if needle is None:
+        with pytest.raises(SimstatsError, match="persona"):
+            r.contrast(*args, persona="nobody")
+        with pytest.raises(SimstatsError, match="prompt feature"):
+            r.contrast("a", "b", feature="colour")
+        with pytest.raises(SimstatsError, match="not both"):
+            r.contrast(*args, persona=r.personas[0], behaviour=r.behaviours[0].name)
+    else:
+        with pytest.raises(SimstatsError, match=needle):
+            r.contrast(*args)
