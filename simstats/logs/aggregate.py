@@ -24,6 +24,7 @@ import duckdb
 import pandas as pd
 
 from simstats.errors import DataError
+from simstats.logs.engine import connect
 from simstats.logs.grid import MISSING_BIN, Grid
 from simstats.logs.normalise import q, select_sql
 from simstats.logs.patterns import Accounting, Patterns
@@ -343,9 +344,9 @@ def open_logs(paths: list[str | Path] | str | Path, roles: Roles) -> LogSet:
     if isinstance(paths, (str, Path)):
         paths = [paths]
     found = discover(list(paths))
-    # DuckDB uses every core by default; insertion order is never relied on (every result is ORDER BY'd), and
-    # dropping it lets the summary scan run fully in parallel.
-    con = duckdb.connect(config={"preserve_insertion_order": False})
+    # DuckDB uses every core; insertion order is never relied on (every result is ORDER BY'd), and dropping it
+    # lets the summary scan run fully in parallel. Memory is bounded and spills go to a private temporary folder.
+    con = connect()
     loaded = []
     for i, path in enumerate(found.files):
         view = f"f{i}"

@@ -5,6 +5,7 @@ spec; :class:`RateModelResult` holds its per-condition table (pooled, empirical 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 import numpy as np
@@ -58,7 +59,9 @@ class RateModelResult:
 
     def _repr_html_(self) -> str:
         cols = ["n", "k", "rate", "mean", "low", "high", "jeffreys_low", "jeffreys_high"]
-        return f"<p>{self.summary()}</p>" + self.table[cols].to_html(float_format=lambda v: f"{v:.4f}")
+        # The summary names the rule and the condition levels (column names from the user's file): escaped.
+        return (f"<p>{escape(self.summary())}</p>"
+                + self.table[cols].to_html(float_format=lambda v: f"{v:.4f}", escape=True))
 
 
 def declared_behaviour(patterns: Patterns) -> Behaviour:
