@@ -47,7 +47,17 @@ def spec_invariants(path: Path) -> dict:
     from simstats.kinds import build_model
     from simstats.spec import load_spec
 
-    model, _ = build_model(load_spec(path), load_dataset().patterns)
+    spec = load_spec(path)
+    patterns = load_dataset().patterns
+    if not set(spec.measure_names) <= set(patterns.measures):   # a spec of another experiment: its own simulated log
+        from simstats.validation import simulate_log
+
+        feats = spec.prompt.features if isinstance(spec.prompt.features, (list, tuple)) else []
+        ref = dict(spec.prompt.reference or {})
+        features = {f: [ref.get(f, "a"), "b" if ref.get(f) != "b" else "c"] for f in feats}
+        patterns, _ = simulate_log(spec, n_conditions=4, n_prompts=5, answers_per_cell=20, seed=0,
+                                   features=features or None)
+    model, _ = build_model(spec, patterns)
     return invariants(model)
 
 

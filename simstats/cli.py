@@ -287,6 +287,50 @@ def compare_cmd(runs: Annotated[list[Path], typer.Argument(help="Two or more res
         out.print(sentence, highlight=False)
 
 
+@app.command("contrast")
+def contrast_cmd(run: Annotated[Path, typer.Argument(help="A result folder written by `simstats fit`.")],
+                 a: Annotated[str, typer.Argument(help="The first condition (or feature value with --feature).")],
+                 b: Annotated[str, typer.Argument(help="The condition (or feature value) it is compared with.")],
+                 persona: Annotated[str | None, typer.Option("--persona", help="Only this persona's share.")] = None,
+                 behaviour: Annotated[str | None, typer.Option(
+                     "--behaviour", help="A declared behaviour's predicted rate instead of the shares.")] = None,
+                 feature: Annotated[str | None, typer.Option(
+                     "--feature", help="A and B are two values of this prompt feature, compared within each "
+                     "condition (e.g. --feature trigger present absent).")] = None,
+                 prob: Annotated[float, typer.Option("--prob", min=0.5, max=0.999,
+                                                     help="Interval probability.")] = 0.9,
+                 json_: JsonOpt = False) -> None:
+    """The posterior of A minus B: each persona's share (or one persona's, or a behaviour's rate) in condition A
+    minus condition B, with its interval and P(difference > 0)."""
+    from rich.table import Table
+
+    from simstats.report.text import contrast_sentence
+    from simstats.results.contrast import contrast_dict
+    from simstats.results.store import load_result
+
+    result = load_result(run)
+    if result.diagnostics.status == "failed":
+        err.print(Text.assemble(("the fit failed its diagnostics; its contrasts would not mean anything:", "red"),
+                                " " + "; ".join(result.diagnostics.messages)), highlight=False)
+        raise typer.Exit(1)
+    table = result.contrast(a, b, persona=persona, behaviour=behaviour, feature=feature, prob=prob)
+    report = contrast_dict(table)
+    if json_:
+        out.print_json(json.dumps(report, default=float))
+        return
+    labels = list(table.index.names)
+    t = Table(*labels, "mean", "low", "high", "P(> 0)",
+              title=f"{report['of']}: {a} minus {b}" + (f" ({feature})" if feature else "")
+              + f", {prob:.0%} intervals")
+    for row in report["rows"]:
+        t.add_row(*[str(row[k]) for k in labels], *[("" if row[k] is None else f"{row[k]:+.3f}")
+                                                   for k in ("mean", "low", "high")],
+                  "" if row["p_gt_0"] is None else f"{row['p_gt_0']:.2f}")
+    out.print(t)
+    for row in report["rows"]:
+        out.print(contrast_sentence(" / ".join(str(row[k]) for k in labels), row, report), highlight=False)
+
+
 @app.command("figures")
 def figures_cmd(run: Annotated[Path, typer.Argument(help="A result folder written by `simstats fit`.")],
                 out_dir: Annotated[Path, typer.Option("--out", help="Folder for the figures.")] = Path("figures"),

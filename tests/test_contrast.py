@@ -88,3 +88,29 @@ def test_unknown_names_are_refused_with_suggestions(small_fit, args, needle):
     else:
         with pytest.raises(SimstatsError, match=needle):
             r.contrast(*args)
+
+
+def test_cli_contrast_prints_the_table_and_json(small_fit, tmp_path, monkeypatch, capsys):
+    import json
+
+    from conftest import run_cli
+
+    from simstats.results import save_result
+
+    r = small_fit
+    run = save_result(r, tmp_path / "run")
+    a, b = r.conditions[1], r.conditions[0]
+    code, out, err = run_cli(["contrast", str(run), a, b, "--json"], monkeypatch, capsys)
+    if r.diagnostics.status == "failed":       # the command refuses a failed fit, and says so
+        assert code == 1 and "failed" in err
+        return
+    assert code == 0, err
+    rep = json.loads(out)
+    assert rep["a"] == a and rep["b"] == b and [x["persona"] for x in rep["rows"]] == list(r.personas)
+    expect = r.contrast(a, b)["mean"].to_numpy()
+    np.testing.assert_allclose([x["mean"] for x in rep["rows"]], expect, atol=1e-9)
+    code, out, err = run_cli(["contrast", str(run), "json", "plain", "--feature", "format",
+                              "--persona", r.personas[1]], monkeypatch, capsys)
+    assert code == 0 and "format=json minus format=plain" in out and r.personas[1] in out
+    code, out, err = run_cli(["contrast", str(run), a + "x", b], monkeypatch, capsys)
+    assert code == 2 and "did you mean" in err and "Traceback" not in err

@@ -209,3 +209,25 @@ def test_categorical_effect_without_reference_takes_the_value_with_most_answers(
     d["conditions"]["effects"]["base"]["reference"] = 3
     with pytest.raises(SpecError, match="reference must be a string"):
         spec_from_dict(d)
+
+
+def test_condition_level_is_left_out_when_the_effects_give_every_condition_its_own_value():
+    """Four conditions with a categorical effect of four values (one per condition) span every condition: the
+    conditions' own deviations and ``sigma_condition`` would rest on their prior alone (the funnel of the backdoor
+    design), so they are left out with a note and ``sigma_condition`` is a constant 0 in the graph. With one value
+    shared by two conditions (three effect columns) the level stays."""
+    d = _default_dict()
+    d["hierarchy"]["levels"] = []
+    d["conditions"]["effects"] = {"ft": {"column": "ft", "kind": "categorical", "reference": "w"}}
+    full = _four_conditions(ft="w x y z")
+    md = model_data(spec_from_dict(d), full)
+    assert not md.condition_level and sum("the condition level left out" in n for n in md.notes) == 1
+    model, _ = build_model(spec_from_dict(d), full)
+    free = {rv.name for rv in model.free_RVs}
+    assert "sigma_condition" not in free and not any(n.startswith("eta_condition") for n in free)
+    assert "sigma_condition" in model.named_vars                       # kept, as a constant, for the tables
+    shared = model_data(spec_from_dict(d), _four_conditions(ft="w x y y"))
+    assert shared.condition_level and not any("condition level" in n for n in shared.notes)
+    one = model_data(spec_from_dict(d), full.select(conditions=["c0"]))
+    assert not one.condition_level                                    # one condition: nothing to pool
+

@@ -77,6 +77,9 @@ class ModelData:
     interaction_coefs: list[str] = field(default_factory=list)  # "feature[v]:column[w]" (prompt.interactions)
     cell_xi: np.ndarray | None = None           # (n_cells, n_interaction_coefs) 0/1 design of those
     interaction_sd: np.ndarray | None = None    # (n_interaction_coefs,) prior sd of each
+    #: whether each condition gets a deviation of its own around its group (False when the population mean and the
+    #: condition effects already give every condition its own value: one condition, or one effect per condition)
+    condition_level: bool = True
     condition_steps: dict[str, tuple[int, float]] = field(default_factory=dict)   # changepoint effect ->
     #                                             (its column of condition_x, which holds the rescaled dose; width)
 
@@ -216,6 +219,13 @@ def model_data(spec: ModelSpec, patterns: Patterns, *, observed: bool = True) ->
         notes.append(f"condition effects {condition_coefs} left out: with one persona there are no persona "
                      "log-odds for them to move")
         condition_coefs, condition_x, steps = [], np.zeros((len(conditions), 0)), {}
+    condition_level = H.condition_level_identified(len(conditions), condition_x)
+    if not condition_level:
+        notes.append(("the condition level left out: " + (
+            "with one condition its deviation from the population mean" if len(conditions) == 1 else
+            f"the condition effects ({', '.join(condition_coefs)}) already give each of the {len(conditions)} "
+            "conditions its own value, so their deviations") + " and sigma_condition would be identified by their "
+            "prior alone (a funnel the sampler diverges in)"))
     pattern_cat = {m: category_index(t[m].to_numpy()) for m in spec.measure_names}
     # emission patterns (shared fingerprints) and (condition, emission) pairs (fingerprints varying by condition)
     cols, names = list(pattern_cat.values()), list(pattern_cat)
@@ -241,7 +251,8 @@ def model_data(spec: ModelSpec, patterns: Patterns, *, observed: bool = True) ->
         fingerprint_vary=spec.fingerprints.vary, measure_likelihood={m.name: m.likelihood for m in spec.measures},
         pattern_ce=pattern_ce, ce_condition=uniq_ce[:, 0].astype(np.int64),
         ce_cat={n: uniq_ce[:, i + 1].astype(np.int64) for i, n in enumerate(names)},
-        interaction_coefs=inter, cell_xi=cell_xi, interaction_sd=inter_sd, condition_steps=steps)
+        interaction_coefs=inter, cell_xi=cell_xi, interaction_sd=inter_sd, condition_steps=steps,
+        condition_level=condition_level)
 
 
 def _identifiability(spec: ModelSpec, possible: int, observed: int, measures: list[str]) -> list[str]:

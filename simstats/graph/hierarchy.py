@@ -102,6 +102,21 @@ def identified_levels(levels: list[str], level_groups: list[list[str]], level_in
     return [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept], dropped
 
 
+def condition_level_identified(n_conditions: int, condition_x: np.ndarray | None) -> bool:
+    """Whether the conditions' own deviations are identified: not when the population mean and the condition
+    effects span every condition already (one condition; or one fine-tune effect per condition, as in a design of
+    three fine-tunes with ``reference = "none"``). Left in, ``sigma_condition`` is fixed by its prior alone and a
+    centred condition level is a funnel (15-100 divergences on the backdoor design, by seed).
+
+    >>> condition_level_identified(3, np.eye(3)), condition_level_identified(3, np.zeros((3, 0)))
+    (False, True)
+    >>> condition_level_identified(1, np.zeros((1, 0)))
+    False
+    """
+    x = np.zeros((n_conditions, 0)) if condition_x is None else np.asarray(condition_x, float)
+    return int(np.linalg.matrix_rank(np.column_stack([np.ones(n_conditions), x]))) < n_conditions
+
+
 def level_groups(per_condition, levels: list[str], structure: str, conditions: list[str]
                  ) -> tuple[list[list[str]], list[np.ndarray]]:
     """Group labels per level (nested groups are paths ``"a/b"``) and each condition's group index per level;
@@ -189,6 +204,9 @@ class HierarchyTerm:
         self.mask = np.ones((C, size), bool) if mask is None else np.asarray(mask, bool).reshape(C, size)
         self.decomposed = variance == "decomposed" and bool(data.levels)
         self.sd_floor = sd_floor
+        # the conditions' own deviations (see condition_level_identified); kept in the decomposed form, whose
+        # variance shares need every level
+        self.condition_free = bool(getattr(data, "condition_level", True)) or self.decomposed
 
     # -------------------------------------------------------------- helpers
     @property
@@ -231,7 +249,14 @@ class HierarchyTerm:
                 pm.Deterministic(n.level(n.sigma, lev), pt.sqrt(var[i]), dims=self.param_dim)
         else:
             sig = [self._rv(pm.HalfNormal, n.level(n.sigma, lev), None, None, sigma=self.sigma)[0]
-                   for lev in self.level_names]
+                   for lev in d.levels]
+            cond_sd = n.level(n.sigma, CONDITION)
+            if self.condition_free:
+                sig.append(self._rv(pm.HalfNormal, cond_sd, None, None, sigma=self.sigma)[0])
+            else:                                   # not identified: a constant 0 under the same name
+                zero = pm.Deterministic(cond_sd, pt.zeros(P) if self.param_dim else pt.zeros(()),
+                                        **({"dims": self.param_dim} if self.param_dim else {}))
+                sig.append(zero if self.param_dim else zero.reshape((1,)))
             var = pt.stack(sig) ** 2                                        # (L + 1, P)
         for i, lev in enumerate(d.levels):
             idx = d.free_group_index(i)
@@ -260,6 +285,8 @@ class HierarchyTerm:
 
         d, n = self.data, self.names
         C, P = len(d.conditions), self.size
+        if not self.condition_free:                    # every condition at its group's value and effects
+            return self._value(mean)
         sd_c = pt.sqrt(pt.dot(pt.as_tensor(d.condition_scale), var))      # (C, P)
         if self.condition_form == "centred":          # data-rich conditions: centred on their group's mean
             return self._rv(pm.Normal, n.condition_centred, CONDITION, C, mu=mean, sigma=sd_c)
@@ -315,6 +342,9 @@ class HierarchyTerm:
                                                                 "g")
             else:
                 init[n.level(n.group_z, lev)] = self._out(np.zeros((len(groups), len(mu))), "g")
+        if not self.condition_free:
+            del jitter[n.level(n.sigma, CONDITION)]
+            return init, jitter
         init[n.level(n.sigma, CONDITION)] = self._out(sd, None)
         var = np.stack([np.full(len(mu), 0.09)] * len(d.levels) + [sd ** 2])     # (L + 1, P)
         z = (resid - mu) / np.sqrt(d.condition_scale @ var)
@@ -387,5 +417,5 @@ class HierarchyTerm:
         return out
 
 
-__all__ = ["CONDITION_FORMS", "HierarchyNames", "HierarchyTerm", "collapse_single_child_groups", "free_group_index",
-           "free_groups", "identified_levels", "level_groups"]
+__all__ = ["CONDITION_FORMS", "HierarchyNames", "HierarchyTerm", "collapse_single_child_groups",
+           "condition_level_identified", "free_group_index", "free_groups", "identified_levels", "level_groups"]

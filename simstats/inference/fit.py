@@ -85,15 +85,42 @@ def stamp(idata, spec: ModelSpec, patterns: Patterns, sampler: str, seed: int | 
                         "simstats_seed": -1 if seed is None else int(seed)})
 
 
+#: the runs a fit with divergent transitions is sampled again with, in turn, until one has none: smaller steps
+#: (target_accept 0.99), then smaller steps after a longer warm-up (tune x 2.5) to adapt the mass matrix to the
+#: ridge the divergences found. On the backdoor design (tune 400) 0.9 gave 2-100 divergences by seed; the first
+#: rung cleared 3 seeds of 5, the second the other two.
+LADDER = ({"target_accept": 0.99, "tune_factor": 1.0}, {"target_accept": 0.99, "tune_factor": 2.5})
+
+
+def ladder_steps(target_accept: float, tune: int) -> list[tuple[float, int]]:
+    """The (target_accept, tune) of each rung of :data:`LADDER` that is more careful than the run given.
+
+    >>> ladder_steps(0.9, 400)
+    [(0.99, 400), (0.99, 1000)]
+    >>> ladder_steps(0.99, 1000)
+    [(0.99, 2500)]
+    """
+    out = []
+    for rung in LADDER:
+        ta, tn = max(target_accept, rung["target_accept"]), int(round(tune * rung["tune_factor"]))
+        if (ta, tn) != (target_accept, tune) and (ta, tn) not in out:
+            out.append((ta, tn))
+    return out
+
+
 def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draws: int | None = None,
         tune: int | None = None, chains: int | None = None, seed: int | None = None, progress: bool = True,
         target_accept: float | None = None, backend: str = "numba", require_convergence: bool = False,
-        em_iter: int = 500, adaptation: str = "low_rank") -> FitOutput:
+        em_iter: int = 500, adaptation: str = "low_rank", ladder: bool = True) -> FitOutput:
     """Fit ``spec`` to ``patterns`` and check convergence.
 
     ``sampler`` is one of ``nutpie`` (default from the spec), ``pymc``, ``numpyro``, ``blackjax``, ``advi``,
     ``pathfinder``; ``draws`` / ``tune`` / ``chains`` / ``target_accept`` default to the spec's ``[sampler]``;
     ``seed`` makes draws reproducible; ``backend`` is the nutpie compile backend (``numba`` or ``jax``).
+
+    With ``ladder`` (the default), an MCMC fit with divergent transitions is run again with each more careful
+    setting of :data:`LADDER` until one run has none; every step is kept in ``out.settings["ladder"]`` (the
+    settings, divergences and status of each run given up) and the last run is returned.
 
     A fit that fails the checks (R-hat > 1.01, ESS < 400, divergences, label switching, merged personas) is never
     silently returned as a result: it raises :class:`FitError` with ``require_convergence=True``, else it warns and
@@ -127,11 +154,31 @@ def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draw
     t0 = time.perf_counter()
     diag = check(idata, spec, data, sampler)
     timings["diagnostics"] = time.perf_counter() - t0
+    steps: list[dict[str, Any]] = []
+    rungs = ladder_steps(target_accept, tune) if ladder and sampler in MCMC else []
+    rung_seeds = seed_ints(seeds[2], len(rungs))
+    for (higher, longer), rung_seed in zip(rungs, rung_seeds):
+        if diag.divergences == 0:
+            break
+        steps.append({"target_accept": target_accept, "tune": tune, "divergences": int(diag.divergences),
+                      "status": diag.status, "summary": diag.summary()})
+        if progress:
+            print(f"{diag.divergences} divergent transitions at target_accept {target_accept}, tune {tune}: "
+                  f"sampling again at {higher}, tune {longer}", flush=True)
+        target_accept, tune = higher, longer
+        idata, t = run_sampler(sampler, model, start, draws=draws, tune=tune, chains=chains, seed=rung_seed,
+                               rng=np.random.default_rng(seeds[0]), progress=progress, target_accept=target_accept,
+                               backend=backend, adaptation=adaptation)
+        for k, v in t.items():
+            timings[k] = timings.get(k, 0.0) + v
+        t0 = time.perf_counter()
+        diag = check(idata, spec, data, sampler)
+        timings["diagnostics"] += time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
     stamp(idata, spec, patterns, sampler, seed)
     out = FitOutput(idata, spec, patterns, model, sampler, timings, data, diag, start,
                     {"draws": draws, "tune": tune, "chains": chains, "seed": seed, "target_accept": target_accept,
-                     "backend": backend})
+                     "backend": backend, "ladder": steps})
     if sampler in MCMC and not diag.converged:
         msg = f"fit with {sampler} did not converge: {diag.summary()}"
         if require_convergence:
@@ -140,4 +187,4 @@ def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draw
     return out
 
 
-__all__ = ["FitOutput", "check", "fit", "seed_ints", "stamp"]
+__all__ = ["LADDER", "FitOutput", "check", "fit", "ladder_steps", "seed_ints", "stamp"]

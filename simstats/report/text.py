@@ -110,6 +110,10 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
               f"{d['min_ess_bulk']:.0f}, min tail ESS {d.get('min_ess_tail', float('nan')):.0f}, "
               f"{d['divergences']} divergences"
               + (", labels switched" if d["label_switching"] else "") + ")"))
+    for step in d.get("ladder", []):
+        con.print(f"  - sampled again after {step['divergences']} divergent transitions at target_accept "
+                  f"{step['target_accept']}" + (f", tune {step['tune']}" if "tune" in step else "")
+                  + f" (that run: {step['status']})", highlight=False)
     for msg in d.get("messages", []):
         con.print(f"  - {msg}")
     if d["status"] == "failed":         # public_report dropped the results: a failed fit is not a result

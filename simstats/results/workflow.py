@@ -60,7 +60,8 @@ def fit(spec: ModelSpec | str | Path | None = None, data: Any = None, *, roles: 
     out = inference.fit(s, pats, sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed,
                         progress=progress)
     result = FitResult(out.idata, s, pats, out.sampler, dict(out.timings),
-                       {"seed": seed, "draws": draws, "tune": tune, "chains": chains})
+                       {"seed": seed, "draws": draws, "tune": tune, "chains": chains,
+                        "target_accept": out.settings["target_accept"], "ladder": out.settings["ladder"]})
     result.__dict__["diagnostics"] = out.diagnostics      # computed once by the fit (cached_property slot)
     if require_converged and result.diagnostics.status == "failed":
         raise FitError("the fit did not converge: " + "; ".join(result.diagnostics.messages))
