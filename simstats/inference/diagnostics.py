@@ -7,6 +7,8 @@ match better under a permutation than as labelled.
 
 from __future__ import annotations
 
+import warnings
+
 import itertools
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -133,8 +135,12 @@ def diagnose(idata, var_names: list[str] | None = None, *, max_rhat: float = MAX
 
     post = idata["posterior"]
     names = var_names or [str(v) for v in post.data_vars]
-    rhat, ess_b, ess_t = az.rhat(idata, var_names=names), az.ess(idata, var_names=names, method="bulk"), \
-        az.ess(idata, var_names=names, method="tail")
+    # constant elements (the reference persona's 0, a left-out level's sd) have no R-hat: ArviZ divides 0 by 0 there
+    # and warns; they are skipped below
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+        rhat, ess_b, ess_t = az.rhat(idata, var_names=names), az.ess(idata, var_names=names, method="bulk"), \
+            az.ess(idata, var_names=names, method="tail")
     worst_r, worst_eb, worst_et = (-np.inf, ""), (np.inf, ""), (np.inf, "")
     for n in names:
         sd = np.asarray(post[n]).std(axis=(0, 1))
