@@ -120,7 +120,7 @@ def evidence_draws(result: FitResult) -> dict[tuple[str, str], np.ndarray]:
     :func:`~simstats.theory.formalism.context_evidence` of the one-hot context that has the term, and a condition
     effect's shift of the prior log-odds (the evidence the fine-tuning data carry, as in
     :func:`~simstats.theory.formalism.finetune_update`). Numeric effects are per unit of their column."""
-    from simstats.kinds.mixture import graph as G
+    import simstats.kinds.mixture.graph as G
 
     if not result.model_kind.has_personas:
         return {}

@@ -16,7 +16,7 @@ import numpy as np
 from simstats.families.fingerprints import FAMILIES, anchor_table
 from simstats.graph.design import ModelData
 from simstats.kinds.base import Start
-from simstats.kinds.mixture import graph as G
+import simstats.kinds.mixture.graph as G
 from simstats.spec import ModelSpec
 
 

@@ -15,7 +15,7 @@ from simstats.errors import SimstatsError
 from simstats.families.fingerprints import NO_SCORE
 from simstats.graph.design import ModelData
 from simstats.kinds.base import Emissions, empty_table, frame, interval
-from simstats.kinds.mixture import graph as G
+import simstats.kinds.mixture.graph as G
 from simstats.kinds.mixture.start import anchor_tables
 from simstats.spec import ModelSpec
 from simstats.theory import formalism

@@ -16,7 +16,7 @@ import numpy as np
 
 from simstats.errors import SimstatsError
 from simstats.graph.design import ModelData
-from simstats.kinds.mixture import graph as G
+import simstats.kinds.mixture.graph as G
 from simstats.spec import ModelSpec
 
 
