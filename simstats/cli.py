@@ -166,24 +166,33 @@ def fit_cmd(spec: Annotated[Path, typer.Argument(help="Model spec (TOML), e.g. m
             id: IdOpt = None, roles: RolesOpt = None, behaviour: BehaviourOpt = None,
             condition_default: ConditionDefaultOpt = None, sampler: SamplerOpt = None, seed: SeedOpt = None,
             draws: DrawsOpt = None, tune: TuneOpt = None, chains: ChainsOpt = None,
-            json_: JsonOpt = False, force: ForceOpt = False) -> None:
+            json_: JsonOpt = False, force: ForceOpt = False,
+            fingerprints_from: Annotated[Path | None, typer.Option(
+                "--fingerprints-from", help="A result folder whose personas to reuse: its posterior fingerprints "
+                "become this fit's priors (a small log keeps the personas a large one learned).")] = None,
+            fingerprints_fixed: Annotated[bool, typer.Option(
+                "--fingerprints-fixed", help="With --fingerprints-from: hold the fingerprints at that fit's "
+                "posterior mean instead (ignores its uncertainty).")] = False) -> None:
     """Fit a persona model to logs and save the result to --out."""
     from simstats.logs import open_logs
-    from simstats.report.text import public_report
-    from simstats.results.store import save_result
-    from simstats.results.workflow import fit, resolve_spec
-
     from simstats.outputs import claim_output
-    from simstats.results.store import is_result_folder
+    from simstats.report.text import public_report
+    from simstats.results.store import is_result_folder, load_result, save_result
+    from simstats.results.workflow import fit, resolve_spec
 
     # before anything is fitted: a path that cannot be written fails now, not after minutes of sampling
     claim_output(out_dir, ours=is_result_folder, what="simstats result folder", force=force)
     model_spec = resolve_spec(spec)  # a bad spec fails before the data are read
+    if fingerprints_fixed and fingerprints_from is None:
+        raise typer.BadParameter("needs --fingerprints-from RUN (the fit whose fingerprints to hold)",
+                                 param_hint="--fingerprints-fixed")
+    if fingerprints_from is not None:
+        load_result(fingerprints_from)     # a missing or damaged source run fails before the data are read
     files, r = resolve_roles(paths, condition, condition_from_filename, prompt, prompt_regex, measure, verdict,
                              id, roles, behaviour, condition_default)
     patterns = open_logs(files, r).patterns()
     result = fit(model_spec, patterns, sampler=sampler, seed=seed, draws=draws, tune=tune, chains=chains,
-                 progress=not json_)
+                 progress=not json_, fingerprints_from=fingerprints_from, fingerprints_fixed=fingerprints_fixed)
     save_result(result, out_dir, overwrite=force)
     report = public_report(result)
     if json_:

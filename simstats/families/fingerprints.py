@@ -19,6 +19,11 @@ Which family suits which kind of measurement (``simstats.logs.MEASURE_KINDS``): 
 ``categorical``, the only one for binary and categorical outcomes (one free probability per level); bounded
 scores can also use ``binned_beta`` and ``binned_logit_normal``, continuous values ``binned_normal``.
 
+Reusable personas: a fit's posterior fingerprints can become the prior of another fit (``transfer``, see
+:func:`transfer_of` and :mod:`simstats.results.transfer`): ``categorical`` gets the Dirichlet moment-matched to the
+posterior draws of its table, the parametric families a Normal per free parameter with the posterior mean and sd of
+that parameter (their correlations are not kept); ``mode = "fixed"`` holds the table at its posterior mean.
+
 >>> import numpy as np
 >>> from simstats.logs.grid import Grid
 >>> prof = anchor_profile(Grid(0, 100, 10), mean=90, no_score=0.1)
@@ -122,9 +127,13 @@ class Family(Protocol):
 
     name: str
 
+    #: the free parameters per persona (``fp_<measure>_<param>``); empty: the table itself is free
+    params: tuple[str, ...]
+
     def build(self, measure: str, grid: Grid, anchors: list[Anchor], strength: float,
-              persona_dim: str, category_dim: str):  # -> pytensor TensorVariable (K, 1 + n_bins)
-        """Create the family's random variables in the current PyMC model; return the probability table."""
+              persona_dim: str, category_dim: str, transfer: dict | None = None):  # -> TensorVariable (K, cats)
+        """Create the family's random variables in the current PyMC model; return the probability table.
+        ``transfer`` (see :func:`transfer_of`) replaces the anchored prior by an earlier fit's posterior."""
 
     def initial_values(self, measure: str, grid: Grid, probs: np.ndarray) -> dict[str, np.ndarray]:
         """Starting values of the family's free variables that reproduce ``probs`` (K, 1 + n_bins) closely."""
@@ -152,15 +161,87 @@ def _scaled_means(grid: Grid, anchors: list[Anchor]) -> np.ndarray:
     return np.array([np.clip((a.mean - grid.lower) / (grid.upper - grid.lower), 0.02, 0.98) for a in anchors])
 
 
+TRANSFER_MODES = ("prior", "fixed")
+MIN_PROB = 1e-12                 # a fixed table's floor: every category keeps a finite log-probability
+
+
+def dirichlet_concentration(draws: np.ndarray) -> np.ndarray:
+    """(K,) the concentration of the Dirichlet whose moments match ``draws`` (S, K, categories) of probability
+    vectors: per persona the median over categories (holding at least 0.1% of the mass) of ``m (1 - m) / v - 1``,
+    ``m`` and ``v`` each category's mean and variance (for a Dirichlet every category gives the same value).
+
+    >>> rng = np.random.default_rng(0)
+    >>> d = rng.dirichlet([20.0, 50.0, 30.0], size=(20000, 1))
+    >>> round(float(dirichlet_concentration(d)[0]))
+    100
+    """
+    m, v = draws.mean(0), draws.var(0)
+    ratio = np.where((m > 1e-3) & (v > 0), m * (1 - m) / np.maximum(v, 1e-300) - 1.0, np.nan)
+    out = np.nanmedian(ratio, axis=-1)
+    return np.where(np.isfinite(out), np.maximum(out, 1.0), 1.0)
+
+
+def transfer_of(family: Family, measure: str, table_draws: np.ndarray, param_draws: dict[str, np.ndarray],
+                mode: str = "prior") -> dict:
+    """An earlier fit's posterior of one measure's fingerprints, as the ``transfer`` a family builds from.
+
+    ``table_draws`` (S, K, categories): draws of the probability table; ``param_draws``: draws (S, K) of each of
+    the family's free parameters (``fp_<measure>_<param>``). The result holds the table's posterior mean
+    (``table``), its moment-matched Dirichlet concentration per persona (``concentration``) and each parameter's
+    posterior mean and sd (``params``): plain lists, stored in the spec (``[fingerprints.transfer.<measure>]``).
+    """
+    if mode not in TRANSFER_MODES:
+        raise ValueError(f"transfer mode must be one of {TRANSFER_MODES}, got {mode!r}")
+    table = table_draws.mean(0)
+    params = {}
+    for p in family.params:
+        d = param_draws[f"fp_{measure}_{p}"]
+        params[p] = {"mean": d.mean(0).tolist(), "sd": np.maximum(d.std(0), 1e-3).tolist()}
+    return {"mode": mode, "table": table.tolist(), "concentration": dirichlet_concentration(table_draws).tolist(),
+            **({"params": params} if params else {})}
+
+
+def transfer_table(transfer: dict) -> np.ndarray:
+    """(K, categories) the transferred table's posterior mean, floored at :data:`MIN_PROB` and renormalised."""
+    t = np.maximum(np.asarray(transfer["table"], float), MIN_PROB)
+    return t / t.sum(-1, keepdims=True)
+
+
+def transfer_alpha(transfer: dict) -> np.ndarray:
+    """(K, categories) Dirichlet parameters of a transferred table (each at least 1: the source's own prior was
+    ``1 + strength * anchor``, so no posterior parameter is below 1 but by moment-matching noise)."""
+    conc = np.asarray(transfer["concentration"], float)[:, None]
+    return np.maximum(conc * transfer_table(transfer), 1.0)
+
+
+def fixed_table(measure: str, transfer: dict, persona_dim: str, category_dim: str):
+    """The fingerprint table held at an earlier fit's posterior mean (``mode = "fixed"``): no free variable."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    return pm.Deterministic(f"fp_{measure}", pt.as_tensor_variable(transfer_table(transfer)),
+                            dims=(persona_dim, category_dim))
+
+
+def _normal(name: str, mu, sd, transfer: dict | None, param: str, persona_dim: str):
+    """A family's free parameter per persona: Normal(mu, sd), or the transferred posterior's mean and sd."""
+    import pymc as pm
+
+    if transfer is not None:
+        mu, sd = np.asarray(transfer["params"][param]["mean"]), np.asarray(transfer["params"][param]["sd"])
+    return pm.Normal(name, mu, sd, dims=persona_dim)
+
+
 class Categorical:
     """Free category probabilities per persona, Dirichlet(1 + strength * anchor)."""
 
     name = "categorical"
+    params = ()
 
-    def build(self, measure, grid, anchors, strength, persona_dim, category_dim):
+    def build(self, measure, grid, anchors, strength, persona_dim, category_dim, transfer=None):
         import pymc as pm
 
-        alpha = 1.0 + strength * anchor_table(grid, anchors)
+        alpha = 1.0 + strength * anchor_table(grid, anchors) if transfer is None else transfer_alpha(transfer)
         return pm.Dirichlet(f"fp_{measure}", a=alpha, dims=(persona_dim, category_dim))
 
     def initial_values(self, measure, grid, probs):
@@ -181,17 +262,19 @@ class BinnedBeta:
     """
 
     name = "binned_beta"
+    params = ("mean_logit", "log_conc", "noscore_logit")
 
-    def build(self, measure, grid, anchors, strength, persona_dim, category_dim):
+    def build(self, measure, grid, anchors, strength, persona_dim, category_dim, transfer=None):
         import pymc as pm
         import pytensor.tensor as pt
 
         _numeric_only(self.name, measure, grid)
         m0 = _scaled_means(grid, anchors)
         q0 = np.array([np.clip(a.no_score, 1e-3, 0.999) for a in anchors])
-        mu_l = pm.Normal(f"fp_{measure}_mean_logit", special.logit(m0), 1.0, dims=persona_dim)
-        kap_l = pm.Normal(f"fp_{measure}_log_conc", np.log(4.0), 1.5, dims=persona_dim)
-        miss_l = pm.Normal(f"fp_{measure}_noscore_logit", special.logit(q0), 1.5, dims=persona_dim)
+        mu_l = _normal(f"fp_{measure}_mean_logit", special.logit(m0), 1.0, transfer, "mean_logit", persona_dim)
+        kap_l = _normal(f"fp_{measure}_log_conc", np.log(4.0), 1.5, transfer, "log_conc", persona_dim)
+        miss_l = _normal(f"fp_{measure}_noscore_logit", special.logit(q0), 1.5, transfer, "noscore_logit",
+                         persona_dim)
         bins = beta_bins_pt(pt.sigmoid(mu_l)[:, None], pt.exp(kap_l)[:, None], grid)
         q = pt.sigmoid(miss_l)[:, None]
         probs = pt.concatenate([q, (1 - q) * bins], axis=1)
@@ -217,17 +300,19 @@ class BinnedLogitNormal:
     """
 
     name = "binned_logit_normal"
+    params = ("location", "log_scale", "noscore_logit")
 
-    def build(self, measure, grid, anchors, strength, persona_dim, category_dim):
+    def build(self, measure, grid, anchors, strength, persona_dim, category_dim, transfer=None):
         import pymc as pm
         import pytensor.tensor as pt
 
         _numeric_only(self.name, measure, grid)
         m0 = _scaled_means(grid, anchors)
         q0 = np.array([np.clip(a.no_score, 1e-3, 0.999) for a in anchors])
-        loc = pm.Normal(f"fp_{measure}_location", special.logit(m0), 1.0, dims=persona_dim)
-        log_s = pm.Normal(f"fp_{measure}_log_scale", 0.0, 1.0, dims=persona_dim)
-        miss_l = pm.Normal(f"fp_{measure}_noscore_logit", special.logit(q0), 1.5, dims=persona_dim)
+        loc = _normal(f"fp_{measure}_location", special.logit(m0), 1.0, transfer, "location", persona_dim)
+        log_s = _normal(f"fp_{measure}_log_scale", 0.0, 1.0, transfer, "log_scale", persona_dim)
+        miss_l = _normal(f"fp_{measure}_noscore_logit", special.logit(q0), 1.5, transfer, "noscore_logit",
+                         persona_dim)
         bins = logit_normal_bins_pt(loc[:, None], pt.exp(log_s)[:, None], grid)
         q = pt.sigmoid(miss_l)[:, None]
         probs = pt.concatenate([q, (1 - q) * bins], axis=1)
@@ -255,18 +340,20 @@ class BinnedNormal:
     """
 
     name = "binned_normal"
+    params = ("location", "log_scale", "noscore_logit")
 
-    def build(self, measure, grid, anchors, strength, persona_dim, category_dim):
+    def build(self, measure, grid, anchors, strength, persona_dim, category_dim, transfer=None):
         import pymc as pm
         import pytensor.tensor as pt
 
         _numeric_only(self.name, measure, grid)
         span = grid.upper - grid.lower
         q0 = np.array([np.clip(a.no_score, 1e-3, 0.999) for a in anchors])
-        loc = pm.Normal(f"fp_{measure}_location", np.array([a.mean for a in anchors], float), span / 4,
-                        dims=persona_dim)
-        log_s = pm.Normal(f"fp_{measure}_log_scale", np.log(span / 8), 1.0, dims=persona_dim)
-        miss_l = pm.Normal(f"fp_{measure}_noscore_logit", special.logit(q0), 1.5, dims=persona_dim)
+        loc = _normal(f"fp_{measure}_location", np.array([a.mean for a in anchors], float), span / 4, transfer,
+                      "location", persona_dim)
+        log_s = _normal(f"fp_{measure}_log_scale", np.log(span / 8), 1.0, transfer, "log_scale", persona_dim)
+        miss_l = _normal(f"fp_{measure}_noscore_logit", special.logit(q0), 1.5, transfer, "noscore_logit",
+                         persona_dim)
         bins = normal_bins_pt(loc[:, None], pt.exp(log_s)[:, None], grid)
         q = pt.sigmoid(miss_l)[:, None]
         probs = pt.concatenate([q, (1 - q) * bins], axis=1)
@@ -288,6 +375,7 @@ class BinnedNormal:
 FAMILIES: dict[str, Family] = {f.name: f for f in (Categorical(), BinnedBeta(), BinnedLogitNormal(), BinnedNormal())}
 
 
-__all__ = ["ANCHOR_SPREAD", "FAMILIES", "NO_SCORE", "Anchor", "BinnedBeta", "BinnedLogitNormal", "BinnedNormal",
-           "Categorical",
-           "Family", "anchor_profile", "anchor_table", "category_index", "category_labels"]
+__all__ = ["ANCHOR_SPREAD", "FAMILIES", "MIN_PROB", "NO_SCORE", "TRANSFER_MODES", "Anchor", "BinnedBeta",
+           "BinnedLogitNormal", "BinnedNormal", "Categorical", "Family", "anchor_profile", "anchor_table",
+           "category_index", "category_labels", "dirichlet_concentration", "fixed_table", "transfer_alpha",
+           "transfer_of", "transfer_table"]

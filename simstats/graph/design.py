@@ -236,6 +236,7 @@ def model_data(spec: ModelSpec, patterns: Patterns, *, observed: bool = True) ->
     if pattern_verdict is not None:
         possible *= len(verdict_levels)
     notes += _identifiability(spec, possible, len(uniq) if observed else possible, names)
+    notes += transfer_notes(spec, verdict_levels)
     cell_condition = cells["condition"].astype(str).map(cond_idx).to_numpy(np.int64)
     uniq_ce, pattern_ce = _unique_rows([cell_condition[pattern_cell], *cols])
     return ModelData(
@@ -255,6 +256,25 @@ def model_data(spec: ModelSpec, patterns: Patterns, *, observed: bool = True) ->
         condition_level=condition_level)
 
 
+def _all_transferred(spec: ModelSpec, measures: list[str]) -> bool:
+    return all(m in spec.fingerprints.transfer for m in measures)
+
+
+def transfer_notes(spec: ModelSpec, verdict_levels: list[str] | None) -> list[str]:
+    """What the report says of fingerprints brought from an earlier fit (``[fingerprints] transfer``)."""
+    tr, src = spec.fingerprints.transfer, spec.fingerprints.source
+    if not tr:
+        return []
+    modes = sorted({t["mode"] for t in tr.values()})
+    how = {"prior": "as priors matched to its posterior", "fixed": "held fixed at its posterior mean"}
+    out = [f"fingerprints of {', '.join(sorted(tr))} from an earlier fit"
+           + (f" ({src.get('spec_name', '?')}, data {src.get('data_hash', '?')[:12]})" if src else "")
+           + ", " + " and ".join(how[m] for m in modes)]
+    if verdict_levels and "verdict" not in tr:
+        out.append("verdict fingerprints keep their anchored prior: the earlier fit had other verdict levels")
+    return out
+
+
 def _identifiability(spec: ModelSpec, possible: int, observed: int, measures: list[str]) -> list[str]:
     """Refuse, before anything is sampled, personas the measurements cannot tell apart: with ``J`` possible
     measurement patterns each persona's fingerprint has ``J - 1`` free probabilities and a cell's answers give
@@ -265,8 +285,8 @@ def _identifiability(spec: ModelSpec, possible: int, observed: int, measures: li
     import warnings
 
     K = len(spec.personas)
-    if K < 2:
-        return []
+    if K < 2 or _all_transferred(spec, measures):
+        return []             # fingerprints brought from an earlier fit: the shares are all there is to learn
     described = ", ".join(measures)
     if possible <= K:
         raise SpecError(f"{spec.source}: {K} personas cannot be told apart by {described}: an answer can only "
@@ -300,4 +320,4 @@ def data_arrays(data: ModelData) -> dict[str, np.ndarray]:
     return out
 
 
-__all__ = ["ModelData", "coarsen", "data_arrays", "model_data"]
+__all__ = ["ModelData", "coarsen", "data_arrays", "model_data", "transfer_notes"]

@@ -42,12 +42,16 @@ def resolve_patterns(data: Any, roles: Roles | None = None) -> Patterns:
 
 def fit(spec: ModelSpec | str | Path | None = None, data: Any = None, *, roles: Roles | None = None,
         sampler: str | None = None, draws: int | None = None, tune: int | None = None, chains: int | None = None,
-        seed: int | None = None, progress: bool = True, require_converged: bool = False) -> FitResult:
+        seed: int | None = None, progress: bool = True, require_converged: bool = False,
+        fingerprints_from: FitResult | str | Path | None = None, fingerprints_fixed: bool = False) -> FitResult:
     """Fit a persona model to logs and return the fitted result.
 
     ``sampler`` is one of ``nutpie`` (default), ``pymc``, ``numpyro``, ``blackjax``, ``advi``, ``pathfinder``;
     the spec's ``[sampler]`` table gives the defaults of the other settings. A ``seed`` makes draws reproducible.
     With ``require_converged=True`` a fit whose diagnostics status is ``failed`` raises :class:`FitError`.
+    ``fingerprints_from`` (a fit, or a saved run folder) reuses its personas: its posterior fingerprints become the
+    priors of this fit (``fingerprints_fixed``: held at their posterior mean), see
+    :mod:`simstats.results.transfer`; a run whose personas or measures do not match is refused.
 
     >>> import simstats                                     # doctest: +SKIP
     >>> result = simstats.fit(data=simstats.load_dataset("clarifying_em"), seed=1)   # doctest: +SKIP
@@ -57,11 +61,17 @@ def fit(spec: ModelSpec | str | Path | None = None, data: Any = None, *, roles: 
 
     s = resolve_spec(spec)
     pats = resolve_patterns(data, roles)
+    if fingerprints_from is not None:
+        from simstats.results.transfer import transfer_spec
+
+        s = transfer_spec(s, pats, fingerprints_from, fixed=fingerprints_fixed)
     out = inference.fit(s, pats, sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed,
                         progress=progress)
     result = FitResult(out.idata, s, pats, out.sampler, dict(out.timings),
                        {"seed": seed, "draws": draws, "tune": tune, "chains": chains,
-                        "target_accept": out.settings["target_accept"], "ladder": out.settings["ladder"]})
+                        "target_accept": out.settings["target_accept"], "ladder": out.settings["ladder"],
+                        **({"fingerprints_from": str(fingerprints_from)}
+                           if isinstance(fingerprints_from, (str, Path)) else {})})
     result.__dict__["diagnostics"] = out.diagnostics      # computed once by the fit (cached_property slot)
     if require_converged and result.diagnostics.status == "failed":
         raise FitError("the fit did not converge: " + "; ".join(result.diagnostics.messages))

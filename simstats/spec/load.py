@@ -9,12 +9,13 @@ SpecError: <dict>: unknown key 'persoans' at top level; did you mean 'personas'?
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from simstats.errors import SpecError
-from simstats.families.fingerprints import FAMILIES, Anchor
+from simstats.families.fingerprints import FAMILIES, TRANSFER_MODES, Anchor
 from simstats.spec.schema import (
     KIND_RULES,
     ConditionEffect,
@@ -36,7 +37,8 @@ _TOP = {"model", "personas", "measures", "verdict", "hierarchy", "prompt", "cond
 _MODEL = {"name", "description", "version", "kind"}
 _RATES = {"behaviour", "logodds", "by_prompt"}
 _BEHAVIOUR = {"rule", "description"}
-_FINGERPRINTS = {"vary", "sigma"}
+_FINGERPRINTS = {"vary", "sigma", "transfer", "source"}
+_TRANSFER = {"mode", "table", "concentration", "params"}
 _PERSONA = {"name", "description", "logodds", "anchors", "verdicts"}
 _LOGODDS = {"mean", "sd"}
 _ANCHOR = {"mean", "no_score", "levels"}
@@ -77,6 +79,8 @@ def _num(value: Any, what: str, src: str, *, lo: float | None = None, hi: float 
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type:
         raise SpecError(f"{src}: {what} must be {'an integer' if integer else 'a number'}, got {value!r}")
+    if not math.isfinite(value):
+        raise SpecError(f"{src}: {what} must be a finite number, got {value!r}")
     if lo is not None and (value <= lo if lo_open else value < lo):
         raise SpecError(f"{src}: {what} must be {'>' if lo_open else '>='} {lo}, got {value!r}")
     if hi is not None and value > hi:
@@ -215,12 +219,58 @@ def _interactions(value: Any, src: str) -> tuple[Interaction, ...]:
     return tuple(out)
 
 
-def _fingerprints(f: Any, kind: str, src: str) -> FingerprintSpec:
+def _fingerprints(f: Any, kind: str, n_personas: int, measures: dict[str, MeasureSpec], src: str) -> FingerprintSpec:
     f = _check_keys(f, _FINGERPRINTS, "[fingerprints]", src)
     vary = _choice(f.get("vary", "shared"), {"shared", "condition"}, "fingerprints.vary", src)
     if vary != "shared" and not KIND_RULES[kind].fingerprints_vary:
         raise SpecError(f"{src}: fingerprints.vary = {vary!r} needs personas (model.kind = \"mixture\")")
-    return FingerprintSpec(vary, float(_num(f.get("sigma", 0.5), "fingerprints.sigma", src, lo=0, lo_open=True)))
+    sigma = float(_num(f.get("sigma", 0.5), "fingerprints.sigma", src, lo=0, lo_open=True))
+    transfer = {m: _transfer(t, f"fingerprints.transfer.{m}", n_personas, measures.get(m), src)
+                for m, t in _check_keys(f.get("transfer", {}), {*measures, "verdict"}, "fingerprints.transfer",
+                                        src).items()}
+    source = f.get("source", {})
+    if not isinstance(source, dict) or not all(isinstance(v, str) for v in source.values()):
+        raise SpecError(f"{src}: fingerprints.source must be a table of strings (the source fit's hashes)")
+    return FingerprintSpec(vary, sigma, transfer, dict(source))
+
+
+def _matrix(value: Any, rows: int, what: str, src: str, *, positive: bool = False) -> list[list[float]]:
+    """A (rows, n) table of finite numbers, each row with the same length (``positive``: every entry > 0)."""
+    if (not isinstance(value, (list, tuple)) or len(value) != rows
+            or not all(isinstance(r, (list, tuple)) and r for r in value)):
+        raise SpecError(f"{src}: {what} must be a list of {rows} lists of numbers (one per persona)")
+    if len({len(r) for r in value}) != 1:
+        raise SpecError(f"{src}: {what}: every persona's row must have the same length")
+    out = [[float(_num(x, what, src, lo=0 if positive else None)) for x in r] for r in value]
+    if positive and any(x <= 0 for r in out for x in r):
+        raise SpecError(f"{src}: {what} must be positive")
+    return out
+
+
+def _vector(value: Any, n: int, what: str, src: str, *, lo: float | None = None) -> list[float]:
+    if not isinstance(value, (list, tuple)) or len(value) != n:
+        raise SpecError(f"{src}: {what} must be a list of {n} numbers (one per persona)")
+    return [float(_num(x, what, src, lo=lo, lo_open=lo is not None)) for x in value]
+
+
+def _transfer(t: Any, where: str, n_personas: int, measure: MeasureSpec | None, src: str) -> dict:
+    """One measure's transferred fingerprint posterior (see :func:`simstats.families.fingerprints.transfer_of`)."""
+    t = _check_keys(t, _TRANSFER, where, src)
+    out: dict[str, Any] = {"mode": _choice(t.get("mode", "prior"), set(TRANSFER_MODES), f"{where}.mode", src),
+                           "table": _matrix(t.get("table"), n_personas, f"{where}.table", src, positive=True),
+                           "concentration": _vector(t.get("concentration"), n_personas, f"{where}.concentration",
+                                                    src, lo=0)}
+    needed = FAMILIES[measure.likelihood].params if measure is not None else ()
+    params = _check_keys(t.get("params", {}), set(needed), f"{where}.params", src)
+    if set(params) != set(needed):
+        raise SpecError(f"{src}: {where}.params must give {list(needed) or 'nothing'} "
+                        f"(the free parameters of {measure.likelihood if measure else 'the verdict'})")
+    if params:
+        out["params"] = {p: {"mean": _vector(_check_keys(v, {"mean", "sd"}, f"{where}.params.{p}", src).get("mean"),
+                                             n_personas, f"{where}.params.{p}.mean", src),
+                             "sd": _vector(v.get("sd"), n_personas, f"{where}.params.{p}.sd", src, lo=0)}
+                         for p, v in params.items()}
+    return out
 
 
 def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
@@ -303,7 +353,8 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
     conditions = ConditionSpec(dict(sorted(effects.items())), float(_num(c.get("coef_sd", 5.0), "conditions.coef_sd", src, lo=0,
                                                    lo_open=True)))
 
-    fingerprints = _fingerprints(d.get("fingerprints", {}), model_kind, src)
+    fingerprints = _fingerprints(d.get("fingerprints", {}), model_kind, len(personas), {m.name: m for m in measures},
+                                 src)
     behaviours = _behaviours(d.get("behaviours", {}), [m.name for m in measures], src)
     pr = _check_keys(d.get("priors", {}), _PRIORS, "[priors]", src)
     s = _check_keys(d.get("sampler", {}), _SAMPLER, "[sampler]", src)

@@ -19,7 +19,7 @@ from simstats.theory.rules import Behaviour
 #: (section, key, default) of spec keys added after the first saved results (see ``ModelSpec.to_dict``)
 _ADDED_LATER = [("hierarchy", "variance", "independent"), ("conditions", "effects", {}),
                 ("conditions", "coef_sd", 5.0), ("fingerprints", "vary", "shared"), ("fingerprints", "sigma", 0.5),
-                ("prompt", "interactions", ())]
+                ("prompt", "interactions", ()), ("fingerprints", "transfer", {}), ("fingerprints", "source", {})]
 #: (section, key, default) of keys inside each ``[conditions] effects.<name>`` table added later
 _EFFECT_ADDED_LATER = [("width", None), ("degree", None)]
 #: (key, default) of top-level ``ModelSpec`` fields added later (left out of ``to_dict`` at their default)
@@ -160,10 +160,17 @@ class FingerprintSpec:
         log fp[c, k, :] = log_softmax(log fp[k, :] + sd_m * z[c, k, :]),   z ~ Normal(0, 1),  sd_m ~ HalfNormal(sigma)
 
     one ``sd_m`` per measure (non-centred); the shared ``fp[k]`` keeps its anchored prior, so the labels hold.
+
+    ``transfer``: measure (or ``"verdict"``) -> an earlier fit's posterior of its fingerprints, the prior of this
+    one (``mode = "prior"``) or held fixed (``mode = "fixed"``), as built by
+    :func:`simstats.families.fingerprints.transfer_of`; ``source``: the spec and data hashes of that fit. Made by
+    ``simstats fit --fingerprints-from RUN`` (:mod:`simstats.results.transfer`), not usually written by hand.
     """
 
     vary: str = "shared"
     sigma: float = 0.5
+    transfer: dict[str, dict] = field(default_factory=dict)
+    source: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

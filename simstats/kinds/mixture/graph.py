@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simstats.families.fingerprints import FAMILIES
+from simstats.families.fingerprints import FAMILIES, category_labels, fixed_table, transfer_alpha
 from simstats.graph.design import ModelData, data_arrays
 from simstats.graph.hierarchy import HierarchyNames, HierarchyTerm
 from simstats.graph.kernel import pattern_mixture_loglik
@@ -99,6 +99,27 @@ def persona_log_weights(spec: ModelSpec, data: ModelData, D: dict, centring: np.
     return formalism.persona_log_posterior(eta[D["cell_condition"]], evidence, axis=1)
 
 
+def _check_transfer(spec: ModelSpec, measure: str, tr: dict | None, n_categories: int) -> None:
+    if tr is not None and len(tr["table"][0]) != n_categories:
+        from simstats.errors import SpecError
+
+        raise SpecError(f"{spec.source}: fingerprints.transfer.{measure} has {len(tr['table'][0])} categories, but "
+                        f"the data's {measure} has {n_categories}: the fingerprints were learned on another grid")
+
+
+def measure_fingerprint(spec: ModelSpec, data: ModelData, ms):
+    """The fingerprint table (K, categories) of measure ``ms``: its family's anchored prior, an earlier fit's
+    posterior as the prior, or that posterior's mean held fixed (``[fingerprints] transfer``)."""
+    grid = data.patterns.grids[ms.name]
+    tr = spec.fingerprints.transfer.get(ms.name)
+    _check_transfer(spec, ms.name, tr, len(category_labels(grid)))
+    if tr is not None and tr["mode"] == "fixed":
+        return fixed_table(ms.name, tr, PERSONA, category_dim(ms.name))
+    anchors = [p.anchors[ms.name] for p in spec.personas]
+    return FAMILIES[ms.likelihood].build(ms.name, grid, anchors, spec.anchor_strength, PERSONA,
+                                         category_dim(ms.name), transfer=tr)
+
+
 def emission_logprobs(spec: ModelSpec, data: ModelData, D: dict):
     """log prod_m fp_m[k, y_m] of every emission unit, (units, K), and the name of the pattern -> unit index.
 
@@ -111,10 +132,7 @@ def emission_logprobs(spec: ModelSpec, data: ModelData, D: dict):
     cat = "ce_cat_" if vary else "emission_cat_"
     logf = 0.0                                                          # (units, K)
     for ms in spec.measures:
-        fam = FAMILIES[ms.likelihood]
-        anchors = [p.anchors[ms.name] for p in spec.personas]
-        fp = fam.build(ms.name, data.patterns.grids[ms.name], anchors, spec.anchor_strength,
-                       PERSONA, category_dim(ms.name))
+        fp = measure_fingerprint(spec, data, ms)
         if vary:
             dims = (CONDITION, PERSONA, category_dim(ms.name))
             name = CONDITION_FINGERPRINT.format(measure=ms.name)
@@ -127,7 +145,13 @@ def emission_logprobs(spec: ModelSpec, data: ModelData, D: dict):
         else:
             logf = logf + pt.log(fp).T[D[f"{cat}{ms.name}"]]
     if data.verdict_levels is not None:
-        fv = pm.Dirichlet(VERDICT_FINGERPRINT, a=verdict_alpha(spec, data.verdict_levels), dims=(PERSONA, "verdict"))
+        tr = spec.fingerprints.transfer.get("verdict")
+        _check_transfer(spec, "verdict", tr, len(data.verdict_levels))
+        if tr is not None and tr["mode"] == "fixed":
+            fv = fixed_table("verdict", tr, PERSONA, "verdict")
+        else:
+            alpha = verdict_alpha(spec, data.verdict_levels) if tr is None else transfer_alpha(tr)
+            fv = pm.Dirichlet(VERDICT_FINGERPRINT, a=alpha, dims=(PERSONA, "verdict"))
         logf = logf + pt.log(fv).T[D[f"{cat}verdict"]]
     return logf, ("pattern_ce" if vary else "pattern_emission")
 
@@ -165,4 +189,5 @@ def build(spec: ModelSpec, data: ModelData, *, centring: np.ndarray | None = Non
 
 __all__ = ["CONDITION_FINGERPRINT", "CONDITION_FORM", "EFFECTS", "ETA", "FEATURES", "FINGERPRINT", "HIERARCHY",
            "INTERACTIONS", "QUESTION", "VERDICT_FINGERPRINT", "build", "emission_logprobs", "hierarchy_term",
+           "measure_fingerprint",
            "persona_log_weights", "verdict_alpha"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simstats.families.fingerprints import FAMILIES, anchor_table
+from simstats.families.fingerprints import FAMILIES, anchor_table, transfer_alpha, transfer_table
 from simstats.graph.design import ModelData
 from simstats.kinds.base import Start
 import simstats.kinds.mixture.graph as G
@@ -55,6 +55,13 @@ def em_start(spec: ModelSpec, data: ModelData, max_iter: int = 500, tol: float =
     cats = data.category_cols()
     if data.pattern_verdict is not None:
         prior_extra["verdict"] = G.verdict_alpha(spec, data.verdict_levels) - 1.0
+    fixed = set()
+    for m, tr in spec.fingerprints.transfer.items():   # an earlier fit's fingerprints: start there, as its prior
+        if m in fps:
+            fps[m] = transfer_table(tr)
+            prior_extra[m] = transfer_alpha(tr) - 1.0
+            if tr["mode"] == "fixed":
+                fixed.add(m)
     n_cells, C = len(data.cell_count), len(data.conditions)
     w = np.full((n_cells, K), 1.0 / K)
     cnt = data.count.astype(float)
@@ -72,6 +79,8 @@ def em_start(spec: ModelSpec, data: ModelData, max_iter: int = 500, tol: float =
         ll = float((cnt * (mx[:, 0] + np.log(tot[:, 0]))).sum())
         rc = r * cnt[:, None]
         for m, cat in cats.items():
+            if m in fixed:
+                continue
             acc = np.zeros_like(fps[m])
             np.add.at(acc.T, cat, rc)
             acc += prior_extra[m]
@@ -159,9 +168,10 @@ def start(spec: ModelSpec, data: ModelData, *, em_iter: int = 500, centring: np.
     jitter: dict[str, str] = {}
     if len(data.personas) > 1:
         init, jitter = _logodds_start(spec, data, em, centring)
+    transfer = spec.fingerprints.transfer
     for ms in spec.measures:
-        values = FAMILIES[ms.likelihood].initial_values(ms.name, data.patterns.grids[ms.name],
-                                                        em.fingerprints[ms.name])
+        values = {} if transfer.get(ms.name, {}).get("mode") == "fixed" else FAMILIES[ms.likelihood].initial_values(
+            ms.name, data.patterns.grids[ms.name], em.fingerprints[ms.name])   # fixed: held, nothing free
         init.update(values)
         jitter.update({k: "none" for k in values})
         if data.fingerprint_vary == "condition":
@@ -169,7 +179,7 @@ def start(spec: ModelSpec, data: ModelData, *, em_iter: int = 500, centring: np.
             init[f"{name}_sd"] = np.array(0.1)
             init[f"{name}_z"] = np.zeros((len(data.conditions), *em.fingerprints[ms.name].shape))
             jitter[f"{name}_sd"] = "log"
-    if "verdict" in em.fingerprints:
+    if "verdict" in em.fingerprints and transfer.get("verdict", {}).get("mode") != "fixed":
         fv = np.clip(em.fingerprints["verdict"], 1e-4, None)
         init[G.VERDICT_FINGERPRINT] = fv / fv.sum(1, keepdims=True)
         jitter[G.VERDICT_FINGERPRINT] = "none"
