@@ -5,6 +5,8 @@ only on a lucky seed is a defect).
 
 ``backdoor``: the fit of ``tests/test_triggers.py::test_backdoor_is_recovered`` (same simulated log, spec, draws,
 tune and chains as the test), with the test's own assertion on divergences (at most 5) and R-hat.
+``inspect``: the fit of ``tests/test_inspect_eval.py::test_solver_shares_are_recovered`` on Inspect logs written
+with the same seed (other answers each seed), with the test's assertions (converged, the shares recovered).
 """
 
 from __future__ import annotations
@@ -34,7 +36,16 @@ def backdoor(seed: int, parametrization: str | None, target_accept: float | None
     return r, d.divergences <= 5 and d.max_rhat < 1.05
 
 
-FITS = {"backdoor": backdoor}
+def inspect(seed: int, parametrization: str | None, target_accept: float | None = None):
+    import test_inspect_eval as T
+
+    r = T.fit(T.simulated_logs(Path(tempfile.mkdtemp()), seed), seed)
+    ok, lines = T.recovered(r)
+    print("\n".join(lines))
+    return r, ok and T.converged(r.diagnostics)
+
+
+FITS = {"backdoor": backdoor, "inspect": inspect}
 
 
 def where_divergent(r) -> str:

@@ -231,3 +231,22 @@ def test_condition_level_is_left_out_when_the_effects_give_every_condition_its_o
     one = model_data(spec_from_dict(d), full.select(conditions=["c0"]))
     assert not one.condition_level                                    # one condition: nothing to pool
 
+
+
+def test_condition_effect_on_the_condition_itself():
+    """``column = "condition"`` is the condition's own name, whatever columns the roles build it from (a user's
+    "one effect per checkpoint"): categorical gives one column per condition but the reference (the most answers,
+    ties the first by name), spans every condition (the condition level left out) and needs no condition column."""
+    d = _default_dict()
+    d["hierarchy"]["levels"] = []
+    d["conditions"]["effects"] = {"checkpoint": {"column": "condition", "kind": "categorical"}}
+    pats = _patterns()
+    assert "condition" not in pats.condition_levels
+    md = model_data(spec_from_dict(d), pats)
+    assert md.condition_coefs == [f"checkpoint[{c}]" for c in md.conditions[1:]]
+    assert md.condition_x.tolist() == np.vstack([np.zeros(3), np.eye(3)]).tolist()
+    assert not md.condition_level and sum("the condition level left out" in n for n in md.notes) == 1
+    d["conditions"]["effects"]["checkpoint"]["reference"] = md.conditions[2]
+    assert model_data(spec_from_dict(d), pats).condition_x[2].tolist() == [0.0, 0.0, 0.0]
+    d["conditions"]["effects"] = {"late": {"column": "condition", "reference": md.conditions[0]}}   # indicator
+    assert model_data(spec_from_dict(d), pats).condition_x[:, 0].tolist() == [0.0, 1.0, 1.0, 1.0]

@@ -63,10 +63,13 @@ def condition_design(spec: ModelSpec, per_cond: pd.DataFrame, t: pd.DataFrame, c
         if e.column not in t.columns:
             notes.append(f"condition effect {name!r} left out: the data have no column {e.column!r}")
             continue
-        if t.groupby("condition")[e.column].nunique(dropna=False).max() > 1:
-            raise SpecError(f"{spec.source}: conditions.effects.{name}: column {e.column!r} is not constant "
-                            "within a condition")
-        v = per_cond[e.column].reindex(conditions)
+        if e.column == "condition":                # the condition itself (its name, not a column of the data)
+            v = pd.Series(conditions, index=conditions, dtype=object)
+        else:
+            if t.groupby("condition")[e.column].nunique(dropna=False).max() > 1:
+                raise SpecError(f"{spec.source}: conditions.effects.{name}: column {e.column!r} is not constant "
+                                "within a condition")
+            v = per_cond[e.column].reindex(conditions)
         if e.kind in ("indicator", "categorical"):
             ref = e.reference
             if ref is None:                                    # categorical without one: the most answers

@@ -223,8 +223,10 @@ def print_summary(s: dict, out: Console) -> None:
     behaviours = s.get("behaviours") or ({"threshold rate": {"rule": s.get("threshold_rule", ""),
                                                              "rate": s["threshold_rate"]}} if "threshold_rate" in s
                                          else {})
-    table = Table("condition", "answers", *behaviours,
-                  title=f"{s['n_conditions']} conditions, {s['n_prompts']} prompts, {s['n_patterns']} unique patterns")
+    # a line of its own, not the table's title: a title wider than a narrow table wraps mid-phrase
+    out.print(f"{s['n_conditions']} conditions, {s['n_prompts']} prompts, {s['n_patterns']} unique patterns",
+              highlight=False)
+    table = Table("condition", "answers", *behaviours)
     for cond, n in s["conditions"].items():
         table.add_row(cond, str(n), *[f"{b['rate'][cond]:.1%}" for b in behaviours.values()])
     out.print(table)

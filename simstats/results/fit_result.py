@@ -119,7 +119,8 @@ class FitResult:
         per = self.data.patterns.table.drop_duplicates("condition").set_index("condition")
         for name in self.data.condition_steps:
             col = self.spec.conditions.effects[name].column
-            x = pd.to_numeric(per[col].reindex(self.conditions)).to_numpy(float)
+            values = pd.Series(self.conditions) if col == "condition" else per[col].reindex(self.conditions)
+            x = pd.to_numeric(values).to_numpy(float)
             tau = np.asarray(self.posterior[ConditionEffects.changepoint.format(effect=name)])
             rows[name] = interval(x.min() + np.ptp(x) * tau, prob)
         return pd.DataFrame({k: {"mean": float(m), "low": float(lo), "high": float(hi)}

@@ -113,7 +113,9 @@ class PromptSpec:
 
 @dataclass(frozen=True)
 class ConditionEffect:
-    """A fixed effect of a condition-level column on the persona log-odds.
+    """A fixed effect of a condition-level column on the persona log-odds; ``column = "condition"`` is the
+    condition itself (with ``kind = "categorical"``: one effect per condition other than the reference, the
+    checkpoints' shares unpooled, whatever columns the roles build the condition from).
 
     ``kind = "indicator"``: 1 where ``column`` differs from ``reference`` (e.g. fine-tuned vs the base model);
     ``kind = "categorical"``: one indicator per value of ``column`` other than ``reference`` (e.g. one effect per

@@ -65,27 +65,31 @@ class Truth:
 
 def default_fingerprints(spec: ModelSpec, grids: dict[str, Grid], spread: float = 40.0) -> dict[str, np.ndarray]:
     """Each persona's fingerprint: its anchor's ``no_score`` rate and a Beta bump of concentration ``spread`` at
-    the anchor's mean (sharper than the prior's bump, like the real fingerprints)."""
+    the anchor's mean (sharper than the prior's bump, like the real fingerprints); on an outcome's levels, the
+    anchor's level probabilities."""
     return {ms.name: np.stack([anchor_profile(grids[ms.name], p.anchors[ms.name].mean, p.anchors[ms.name].no_score,
-                                              spread) for p in spec.personas]) for ms in spec.measures}
+                                              spread, levels=p.anchors[ms.name].levels) for p in spec.personas])
+            for ms in spec.measures}
 
 
 def simulate_log(spec: ModelSpec, *, n_conditions: int = 6, n_prompts: int = 8,
                  features: dict[str, list[str]] | None = None, answers_per_cell: int = 50,
                  eta: np.ndarray | None = None, fingerprints: dict[str, np.ndarray] | None = None,
                  prompt_sd: float = 0.5, coef_sd: float = 0.5, n_bins: int = 10,
-                 seed: int | None = None) -> tuple[Patterns, Truth]:
+                 grids: dict[str, Grid] | None = None, seed: int | None = None) -> tuple[Patterns, Truth]:
     """Simulate a log from the model: returns the :class:`Patterns` and the :class:`Truth` behind them.
 
     Conditions ``c0..``, prompts ``q0..``; every (condition, prompt, feature combination) cell gets
     ``answers_per_cell`` answers. ``eta`` (C, K) defaults to draws from Normal(persona prior mean, 1) for the
     non-reference personas. Question effects are zero-sum Normal(0, ``prompt_sd``); feature coefficients
-    Normal(0, ``coef_sd``), 0 for the first level of each feature (its reference).
+    Normal(0, ``coef_sd``), 0 for the first level of each feature (its reference). ``grids``: a measure's
+    categories (e.g. a binary or categorical outcome's levels, ``Measure.grid`` of its roles); the others are
+    0-100 scores in ``n_bins`` bins.
     """
     rng = np.random.default_rng(seed)
     K = len(spec.personas)
     features = {"format": ["plain", "json"]} if features is None else features
-    grids = {m: Grid(0.0, 100.0, n_bins) for m in spec.measure_names}
+    grids = {m: (grids or {}).get(m) or Grid(0.0, 100.0, n_bins) for m in spec.measure_names}
     fps = default_fingerprints(spec, grids) if fingerprints is None else fingerprints
     conds = [f"c{i}" for i in range(n_conditions)]
     prompts = [f"q{i}" for i in range(n_prompts)]
