@@ -75,6 +75,8 @@ def _pairs(option: str, items: list[str], sep: str) -> dict[str, str]:
         name, found, value = item.partition(sep)
         if not found or not name.strip() or not value.strip():
             raise SimstatsError(f"{option} {item!r}: write NAME{sep}VALUE")
+        if name.strip() in out:                # which one would count? refuse rather than keep the last
+            raise SimstatsError(f"{option} names {name.strip()!r} twice; give each name once")
         out[name.strip()] = value.strip()
     return out
 
@@ -93,6 +95,14 @@ def resolve_roles(paths: list[Path] | None, condition: list[str] | None, from_fi
         if any(v is not None for v in flags):
             raise SimstatsError("role flags need log paths; without paths simstats uses the bundled dataset")
         return [clarifying_em_path()], clarifying_em_roles()
+    named = [("--prompt", prompt), ("--verdict", verdict), ("--id", id_column), ("--measure", measure),
+             ("--condition-from-filename", from_filename), *(("--condition", c) for c in condition or [])]
+    for option, value in named:
+        if value is not None and not value.strip():      # an empty flag is a mistake, not "the default"
+            raise SimstatsError(f"{option} '': give a column name" if option != "--condition-from-filename"
+                                else f"{option} '': give a regular expression with named groups")
+    if condition and from_filename:
+        raise SimstatsError("give --condition COLUMN or --condition-from-filename REGEX, not both")
     roles = load_roles(roles_file) if roles_file else em_roles()
     changes: dict = {}
     if condition:

@@ -41,6 +41,9 @@ def claim_output(path: str | Path, *, ours: Callable[[Path], bool], what: str, f
     path = Path(path)
     if path.is_symlink() and not path.exists():
         raise SimstatsError(f"{path} is a broken symbolic link: simstats does not replace it; choose another path")
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():     # checked now, not after minutes of work
+        raise SimstatsError(f"{path}: cannot write there, {parent} is a file, not a folder; choose another path")
     if not path.exists() or _is_empty_dir(path):
         return path
     if not ours(path):
@@ -98,9 +101,13 @@ def output_lock(path: Path) -> Iterator[None]:
     """An exclusive lock on ``path`` for the time of a write (a lock file beside it, removed afterwards)."""
     import fcntl
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     lock = path.with_name(f".{path.name}.lock")
-    with open(lock, "w") as fh:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(lock, "w")  # noqa: SIM115 (closed by the with below; opened here to catch its OSError)
+    except OSError as e:                      # the folder cannot be made or written (permission, read-only disk)
+        raise disk_error(path, e) from None
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from simstats.errors import SimstatsError
 from simstats.logs.grid import MISSING_BIN, Grid
 from simstats.logs.patterns import Patterns
-
 from simstats.spec import DEFAULT_SPEC_PATH, load_spec
 
 PERSONAS = load_spec(DEFAULT_SPEC_PATH).persona_names  # the default spec's personas, in order
@@ -413,9 +413,9 @@ def test_write_figures_is_byte_reproducible(result, rows, tmp_path):
             assert pa.read_bytes() == pb.read_bytes(), pa.name
     svg = (tmp_path / "a" / "persona_shares.svg").read_text()
     assert "<dc:date>" not in svg
-    with pytest.raises(ValueError, match="format"):
+    with pytest.raises(SimstatsError, match="format"):
         write_figures(result, tmp_path / "x", formats=("bmp",))
-    with pytest.raises(ValueError, match="figure"):
+    with pytest.raises(SimstatsError, match="figure"):
         write_figures(result, tmp_path / "x", figures=["nope"])
 
 

@@ -2,10 +2,10 @@
 status (:mod:`.diagnostics`), and compile-once refits for studies (:mod:`.refit`)."""
 
 from simstats.inference.diagnostics import Diagnostics, approximate, diagnose
-from simstats.inference.fit import FitOutput, check, fit
+from simstats.inference.fit import FitOutput, check, check_settings, fit
 from simstats.inference.samplers import MCMC, SAMPLERS
 
-__all__ = ["MCMC", "SAMPLERS", "Diagnostics", "FitOutput", "approximate", "check", "diagnose", "fit"]
+__all__ = ["MCMC", "SAMPLERS", "Diagnostics", "FitOutput", "approximate", "check", "check_settings", "diagnose", "fit"]
 
 #: names this package had before the persona mixture's start moved to its kind (deprecated aliases)
 _MOVED = {"em_start": "simstats.kinds.mixture.start", "em_condition_counts": "simstats.kinds.mixture.start",

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from simstats.errors import FitError, SpecError
+from simstats.errors import FitError, SimstatsError, SpecError
 from simstats.graph.design import ModelData
 from simstats.graph.kernel import ieee_numba
 from simstats.inference.diagnostics import Diagnostics, approximate, diagnose
@@ -108,6 +108,22 @@ def ladder_steps(target_accept: float, tune: int) -> list[tuple[float, int]]:
     return out
 
 
+def check_settings(draws: object = None, tune: object = None, chains: object = None, seed: object = None,
+                   target_accept: object = None) -> None:
+    """Refuse, in one line, a sampler setting of the wrong type or range (``None``: the spec's) before any work:
+    0 is not "the default", and a negative count would overflow the sampler's unsigned integers."""
+    bounds = {"draws": (draws, 1, 10_000_000), "tune": (tune, 0, 10_000_000), "chains": (chains, 1, 64),
+              "seed": (seed, 0, None)}
+    for name, (v, lo, hi) in bounds.items():
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo
+                              or (hi is not None and v > hi)):
+            raise SimstatsError(f"{name} must be a whole number " + (f"from {lo:,} to {hi:,}" if hi is not None else
+                                f">= {lo}") + f", got {v!r}")
+    if target_accept is not None and (isinstance(target_accept, bool) or not isinstance(target_accept, (int, float))
+                                      or not 0.5 <= target_accept <= 0.999):
+        raise SimstatsError(f"target_accept must be a number from 0.5 to 0.999, got {target_accept!r}")
+
+
 def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draws: int | None = None,
         tune: int | None = None, chains: int | None = None, seed: int | None = None, progress: bool = True,
         target_accept: float | None = None, backend: str = "numba", require_convergence: bool = False,
@@ -126,6 +142,7 @@ def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draw
     silently returned as a result: it raises :class:`FitError` with ``require_convergence=True``, else it warns and
     ``out.converged`` is ``False``. Approximations (advi, pathfinder) are always ``converged = False``.
     """
+    check_settings(draws, tune, chains, seed, target_accept)
     t_start = time.perf_counter()
     ieee_numba()                  # same seed, same draws whatever the state of the compile cache
     s = spec.sampler

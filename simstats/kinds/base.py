@@ -143,8 +143,16 @@ def empirical_behaviour_rate(data: ModelData, behaviour) -> pd.Series:
     return (hit.groupby(t["condition"]).sum() / t.groupby("condition")["count"].sum()).reindex(data.conditions)
 
 
+def check_prob(prob: object) -> float:
+    """An interval probability: a number strictly between 0 and 1 (else one-line :class:`SimstatsError`)."""
+    if isinstance(prob, bool) or not isinstance(prob, (int, float, np.floating)) or not 0 < prob < 1:
+        raise SimstatsError(f"prob must be a number between 0 and 1 (e.g. 0.9), got {prob!r}")
+    return float(prob)
+
+
 def interval(draws: np.ndarray, prob: float = PROB) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean and equal-tailed interval over the leading (chain, draw) axes."""
+    prob = check_prob(prob)
     flat = draws.reshape(-1, *draws.shape[2:])
     lo, hi = np.quantile(flat, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
     return flat.mean(0), lo, hi

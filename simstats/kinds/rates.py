@@ -29,7 +29,7 @@ from simstats.graph.design import ModelData
 from simstats.graph.hierarchy import HierarchyNames, HierarchyTerm
 from simstats.graph.names import CONDITION, PROMPT
 from simstats.graph.terms import ConditionEffects
-from simstats.kinds.base import ModelKind, Start
+from simstats.kinds.base import ModelKind, Start, check_prob
 from simstats.logs.patterns import Patterns
 from simstats.spec import ModelSpec, RateSpec
 
@@ -185,6 +185,7 @@ def rate_table(result, prob: float = 0.9) -> pd.DataFrame:
     """One row per condition: the hierarchy columns, ``n``, ``k``, the empirical ``rate``, the pooled posterior
     ``mean`` with its ``low`` / ``high`` interval, the unpooled Jeffreys interval and ``shrinkage`` (how far pooling
     moved the estimate from the empirical rate toward its group, on the log-odds scale)."""
+    prob = check_prob(prob)
     table = threshold_counts(result.patterns, behaviour_of(result.spec)).reindex(result.conditions)
     flat = np.asarray(result.posterior[RATE]).reshape(-1, len(result.conditions))
     a = (1 - prob) / 2

@@ -401,7 +401,7 @@ def load_roles(path: str | Path) -> Roles:
     """
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise RolesError(f"{path}: roles file not found") from None
     except OSError as e:  # a folder, or no permission

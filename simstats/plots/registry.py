@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from simstats.errors import SimstatsError
 from simstats.plots.comparison import plot_model_comparison
 from simstats.plots.fingerprints import plot_fingerprints
 from simstats.plots.plane import plot_answer_plane
@@ -89,14 +91,18 @@ def write_figures(result, folder: str | Path, *, rows: pd.DataFrame | None = Non
 
     >>> write_figures(result, "figures", rows=load_dataset().logs.rows(), formats=("pdf",))  # doctest: +SKIP
     """
-    fmts = [f.lower().lstrip(".") for f in formats]
+    if isinstance(formats, str):
+        formats = formats.split(",")
+    fmts = [str(f).strip().lower().lstrip(".") for f in formats]
     bad = [f for f in fmts if f not in FORMATS]
-    if bad:
-        raise ValueError(f"unsupported format(s) {bad}; choose from {FORMATS}")
-    wanted = list(FIGURES if figures is None else figures)
+    if bad or not fmts:
+        raise SimstatsError(f"unsupported format(s) {bad or formats!r}; choose from {', '.join(FORMATS)}")
+    wanted = list(FIGURES if figures is None else [figures] if isinstance(figures, str) else figures)
     unknown = [f for f in wanted if f not in FIGURES]
     if unknown:
-        raise ValueError(f"unknown figure(s) {unknown}; choose from {FIGURES}")
+        raise SimstatsError(f"unknown figure(s) {unknown}; choose from {', '.join(FIGURES)}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 32:
+        raise SimstatsError(f"seed must be a whole number from 0 to 2^32 - 1, got {seed!r}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     opts = {"rows": rows, "published": published, "comparison": comparison, "seed": seed}

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from simstats.errors import SimstatsError
-from simstats.kinds.base import PROB, interval
+from simstats.kinds.base import PROB, check_prob, interval
 from simstats.theory import formalism
 
 # ``FitResult`` is named in annotations only (it imports this module; a runtime import would be a cycle)
@@ -62,6 +62,10 @@ def contrast(result: FitResult, a: str, b: str, *, persona: str | None = None, b
     """
     if persona is not None and behaviour is not None:
         raise SimstatsError("contrast either a persona's share or a behaviour's rate, not both")
+    prob = check_prob(prob)
+    for name, value in (("a", a), ("b", b), ("persona", persona), ("behaviour", behaviour), ("feature", feature)):
+        if value is not None and not isinstance(value, str):
+            raise SimstatsError(f"contrast: {name} must be a name (a string), got {value!r}")
     data = result.data
     if feature is None:
         conditions = list(data.conditions)

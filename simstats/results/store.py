@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from simstats.errors import ResultFileError
+from simstats.errors import ResultFileError, SimstatsError
 from simstats.logs.patterns import Patterns
 from simstats.outputs import writing
 from simstats.results.fit_result import FitResult
@@ -26,6 +26,8 @@ from simstats.spec import ModelSpec, spec_from_dict, spec_source
 FORMAT = "simstats-result"
 FORMAT_VERSION = 1
 FILES = ("posterior.nc", "patterns.parquet")
+#: what meta.json must hold, and of which type, before any of it is used
+_META_KEYS = {"files": dict, "spec": dict, "spec_hash": str, "patterns": dict, "data_hash": str}
 VERSIONED = ("simstats", "pymc", "pytensor", "arviz-base", "arviz-stats", "numpy", "nutpie", "jax")
 
 
@@ -89,26 +91,43 @@ def load_result(path: str | Path, *, spec: ModelSpec | None = None, patterns: Pa
     if not meta_file.is_file():
         raise ResultFileError(f"{path}: not a simstats result folder (no meta.json)")
     try:
-        meta = json.loads(meta_file.read_text())
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ResultFileError(f"{meta_file}: cannot read the metadata ({e.strerror or e})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ResultFileError(f"{meta_file}: damaged metadata ({e})") from None
+    if not isinstance(meta, dict):
+        raise ResultFileError(f"{meta_file}: damaged metadata (a JSON {type(meta).__name__}, not an object)")
     if meta.get("format") != FORMAT:
         raise ResultFileError(f"{meta_file}: not a simstats result (format {meta.get('format')!r})")
     if meta.get("format_version") != FORMAT_VERSION:
         raise ResultFileError(f"{meta_file}: result format version {meta.get('format_version')} is not supported "
                               f"by this simstats (reads version {FORMAT_VERSION}); refit with this version")
+    missing = [k for k, kind in _META_KEYS.items() if not isinstance(meta.get(k), kind)]
+    if missing:
+        raise ResultFileError(f"{meta_file}: damaged or edited metadata ({', '.join(map(repr, missing))} missing or "
+                              "of the wrong type); refit")
     for f in FILES:
         fp = path / f
         if not fp.is_file():
             raise ResultFileError(f"{fp}: missing from the result folder")
-        if _sha256(fp) != meta.get("files", {}).get(f):
+        try:
+            digest = _sha256(fp)
+        except OSError as e:
+            raise ResultFileError(f"{fp}: cannot be read ({e.strerror or e})") from None
+        if digest != meta["files"].get(f):
             raise ResultFileError(f"{fp}: checksum does not match meta.json (the file was changed or damaged)")
     stored_spec = spec_from_dict(meta["spec"], source=str(meta_file))
     if stored_spec.hash() != meta.get("spec_hash"):
         raise ResultFileError(f"{meta_file}: the stored spec does not match its hash (edited?)")
     if spec is not None and spec.hash() != meta["spec_hash"]:
         raise ResultFileError(f"{path}: fitted with a different spec than the one given ({stored_spec.name})")
-    pats = Patterns.from_meta(pd.read_parquet(path / "patterns.parquet"), meta["patterns"])
+    try:
+        pats = Patterns.from_meta(pd.read_parquet(path / "patterns.parquet"), meta["patterns"])
+    except SimstatsError as e:
+        raise ResultFileError(str(e) if str(meta_file) in str(e) else f"{meta_file}: {e}") from None
+    except Exception as e:  # noqa: BLE001 (a file or table that passed its checksum but is not what save_result wrote)
+        raise ResultFileError(f"{path}: damaged or edited patterns ({type(e).__name__}: {e}); refit") from None
     if pats.data_hash() != meta.get("data_hash"):
         raise ResultFileError(f"{path}: the stored patterns do not match the data hash")
     if patterns is not None and patterns.data_hash() != meta["data_hash"]:
@@ -117,5 +136,7 @@ def load_result(path: str | Path, *, spec: ModelSpec | None = None, patterns: Pa
         idata = az.from_netcdf(path / "posterior.nc", engine="h5netcdf").load()  # no open file handle left
     except Exception as e:  # any reader error here means a damaged file that passed its checksum
         raise ResultFileError(f"{path / 'posterior.nc'}: cannot be read ({e})") from None
+    if "posterior" not in idata.children:
+        raise ResultFileError(f"{path / 'posterior.nc'}: holds no posterior group (not written by simstats fit)")
     extra = {k: v for k, v in meta.items() if k not in {"spec", "patterns", "files"}}
     return FitResult(idata, stored_spec, pats, meta.get("sampler", ""), meta.get("timings", {}), extra)

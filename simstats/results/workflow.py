@@ -59,6 +59,7 @@ def fit(spec: ModelSpec | str | Path | None = None, data: Any = None, *, roles: 
     """
     from simstats import inference
 
+    inference.check_settings(draws, tune, chains, seed)     # before the spec and the data are read
     s = resolve_spec(spec)
     pats = resolve_patterns(data, roles)
     if fingerprints_from is not None:

@@ -53,6 +53,7 @@ _EFFECT_KINDS = {"indicator", "categorical", "numeric", "changepoint", "smooth"}
 _PRIORS = {"anchor_strength", "verdict_strength"}
 _SAMPLER = {"name", "draws", "tune", "chains", "target_accept"}
 _SAMPLERS = {"nutpie", "pymc", "numpyro", "blackjax", "advi", "pathfinder"}
+MAX_DRAWS, MAX_CHAINS = 10_000_000, 64     # the command line's bounds of --draws / --tune and --chains
 
 
 def _check_keys(d: Any, allowed: set[str], where: str, src: str) -> dict:
@@ -323,8 +324,9 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
 
     c = _check_keys(d.get("conditions", {}), _CONDITIONS, "[conditions]", src)
     effects = {}
-    for effect, e in _check_keys(c.get("effects", {}), set(c.get("effects", {}) or {}), "conditions.effects",
-                                 src).items():
+    effects_d = c.get("effects", {})
+    for effect, e in _check_keys(effects_d, set(effects_d) if isinstance(effects_d, dict) else set(),
+                                 "conditions.effects", src).items():
         where = f"conditions.effects.{effect}"
         e = _check_keys(e, _EFFECT, where, src)
         if not isinstance(e.get("column"), str):
@@ -359,9 +361,9 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
     pr = _check_keys(d.get("priors", {}), _PRIORS, "[priors]", src)
     s = _check_keys(d.get("sampler", {}), _SAMPLER, "[sampler]", src)
     sampler = SamplerSpec(_choice(s.get("name", "nutpie"), _SAMPLERS, "sampler.name", src),
-                          int(_num(s.get("draws", 1000), "sampler.draws", src, lo=1, integer=True)),
-                          int(_num(s.get("tune", 1000), "sampler.tune", src, lo=0, integer=True)),
-                          int(_num(s.get("chains", 4), "sampler.chains", src, lo=1, integer=True)),
+                          int(_num(s.get("draws", 1000), "sampler.draws", src, lo=1, hi=MAX_DRAWS, integer=True)),
+                          int(_num(s.get("tune", 1000), "sampler.tune", src, lo=0, hi=MAX_DRAWS, integer=True)),
+                          int(_num(s.get("chains", 4), "sampler.chains", src, lo=1, hi=MAX_CHAINS, integer=True)),
                           float(_num(s.get("target_accept", 0.8), "sampler.target_accept", src, lo=0.5, hi=0.999)))
     return ModelSpec(
         name=name, personas=personas, measures=tuple(measures), hierarchy=hier, prompt=prompt,
@@ -376,10 +378,19 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
 def load_spec(path: str | Path) -> ModelSpec:
     """Read and validate a TOML spec file."""
     path = Path(path)
+    if path.is_dir():
+        raise SpecError(f"{path}: is a folder, not a spec file (give a .toml file such as models/persona_mixture.toml)")
     if not path.is_file():
         raise SpecError(f"{path}: spec file not found")
     try:
-        d = tomllib.loads(path.read_text())
+        text = path.read_bytes().decode("utf-8-sig")       # a byte-order mark is allowed
+    except OSError as e:                                     # no permission, a file that vanished
+        raise SpecError(f"{path}: cannot read the spec file ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise SpecError(f"{path}: not a UTF-8 text file (byte {e.start}: {e.reason}); save the spec as UTF-8 TOML") \
+            from None
+    try:
+        d = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: not valid TOML ({e})") from None
     return spec_from_dict(d, source=str(path))

@@ -16,6 +16,8 @@ from simstats.errors import SimstatsError
 
 #: columns a simulated log always has besides the condition levels, prompt features and measures
 RESERVED_COLUMNS = ("answer_id", "question_id", "question", "verdict", "condition", "prompt", "count")
+#: the most answers (rows) one simulated log may have: its rows are drawn and held in memory
+MAX_ROWS = 10_000_000
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -108,6 +110,10 @@ class Design:
         object.__setattr__(self, "questions", whole("questions", self.questions))
         object.__setattr__(self, "answers", whole("answers", self.answers))
         object.__setattr__(self, "verdict_levels", vl)
+        if self.n_rows > MAX_ROWS:                 # drawn in memory: refuse before anything is allocated
+            raise _bad(f"design: {self.n_conditions:,} conditions x {self.n_prompts:,} question ids x "
+                       f"{self.answers:,} answers is {self.n_rows:,} rows, more than the {MAX_ROWS:,} a simulated "
+                       "log may have; lower --groups, --questions, --features or --answers")
 
     # ------------------------------------------------------------------------------------------------ layout
     def condition_table(self) -> pd.DataFrame:
