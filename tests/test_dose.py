@@ -41,12 +41,12 @@ DOSES = np.arange(8.0)
 DRAWS, TUNE, CHAINS = 400, 400, 2
 
 
-def dose_spec(kind: str, **extra):
+def dose_spec(kind: str, column: str = "dose", **extra):
     """The K = 3 mixture with one dose effect of ``kind`` (see the module docstring for the hierarchy)."""
     d = tomllib.loads((MODELS / "persona_mixture_k3.toml").read_text())
     d["model"]["name"] = f"dose_{kind}"
     d["hierarchy"].update(sigma=0.01, parametrization="noncentred")
-    d["conditions"] = {"coef_sd": 5.0, "effects": {"dose": {"column": "dose", "kind": kind, **extra}}}
+    d["conditions"] = {"coef_sd": 5.0, "effects": {"dose": {"column": column, "kind": kind, **extra}}}
     s = spec_from_dict(d)
     return dataclasses.replace(s, sampler=dataclasses.replace(s.sampler, target_accept=0.9))
 
@@ -113,12 +113,32 @@ def test_smooth_basis_is_orthonormal_and_enters_as_columns(step_log):
     assert data.condition_coefs == ["dose[1]", "dose[2]"] and not data.condition_steps
 
 
+def test_log_transform_of_a_dose(step_log):
+    """``transform = "log"``: the dose enters as its log (LoRA rank 1, 4, 16, 64 is equally spaced in log rank),
+    standardised for a numeric effect, rescaled to [0, 1] for a change point, whose location is reported back on
+    the column's own scale; zero or negative doses are refused with the effect's name."""
+    pats = dataclasses.replace(step_log, table=step_log.table.copy())
+    pats.table["rank"] = 2.0 ** pats.table["dose"]                     # 1, 2, 4, ..., 128
+    lin = model_data(dose_spec("numeric"), pats).condition_x[:, 0]
+    data = model_data(dose_spec("numeric", column="rank", transform="log"), pats)
+    assert np.allclose(data.condition_x[:, 0], lin)                  # log2 of 2^dose, standardised = the dose
+    cp = dose_spec("changepoint", column="rank", transform="log")
+    assert np.allclose(model_data(cp, pats).condition_x[:, 0], DOSES / 7)   # log rank rescaled to [0, 1]
+    assert cp.conditions.effects["dose"].transform == "log"
+    assert "transform" in cp.to_dict()["conditions"]["effects"]["dose"]
+    assert "transform" not in dose_spec("changepoint").to_dict()["conditions"]["effects"]["dose"]
+    with pytest.raises(SpecError, match=r"conditions\.effects\.dose: transform \"log\" needs positive values"):
+        model_data(dose_spec("numeric", transform="log"), pats)          # the doses include 0
+
+
 @pytest.mark.parametrize("effect, match", [
     ({"column": "dose", "kind": "changepoint", "width": 0}, r"width must be > 0"),
     ({"column": "dose", "kind": "numeric", "width": 0.1}, r"width applies to kind \"changepoint\" only"),
     ({"column": "dose", "kind": "smooth", "degree": 9}, r"degree must be <= 6"),
     ({"column": "dose", "kind": "changepoint", "reference": "0"}, r"takes no 'reference'"),
     ({"column": "dose", "kind": "smoth"}, r"did you mean 'smooth'"),
+    ({"column": "dose", "kind": "indicator", "reference": "0", "transform": "log"}, r"transform applies to the"),
+    ({"column": "dose", "kind": "numeric", "transform": "log10"}, r"transform"),
 ])
 def test_dose_keys_are_validated(effect, match):
     d = tomllib.loads(DEFAULT_SPEC_PATH.read_text())

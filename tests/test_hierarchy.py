@@ -150,6 +150,8 @@ def test_numeric_condition_effect_is_standardised_and_checked():
     md = model_data(spec_from_dict(d), pats)
     x = md.condition_x[:, 0]
     assert md.condition_coefs == ["rank"] and abs(x.mean()) < 1e-12 and abs(x.std() - 1) < 1e-12
+    # the report says what one unit of the coefficient is
+    assert "condition effect 'rank': log-odds per sd of rank over the conditions (mean 20, sd 26.2)" in md.notes
     pats.table["rank"] = pats.table["condition"].map({"c0": "0", "c1": "high", "c2": "0", "c3": "64"})
     with pytest.raises(SpecError, match=r"'rank' is numeric but has values \['high'\]"):
         model_data(spec_from_dict(d), pats)

@@ -171,3 +171,26 @@ def test_an_interrupted_or_killed_fit_leaves_no_result(tmp_path, sig, code):
         assert "interrupted" in err and "Traceback" not in err
     assert not out.exists()
     assert [f.name for f in tmp_path.iterdir() if not f.name.startswith(".")] == ["log.csv"]
+
+
+def test_nutpie_cut_short_by_an_interrupt_is_an_interrupt_not_a_failed_fit(monkeypatch):
+    """nutpie catches the KeyboardInterrupt of Ctrl-C (and of SIGTERM, which the CLI maps onto it) while it samples
+    and returns the draws so far; the sampler layer passes the interrupt on, so a cut-short run is never saved as
+    a (failed) fit. Found on a real fit: SIGTERM during the divergence ladder's second run saved a result with
+    R-hat -inf and the report line "the fit failed its diagnostics" instead of exit 130 and no output."""
+    import numpy as np
+    import nutpie
+    import xarray as xr
+
+    from simstats.inference import samplers
+
+    def fake_sample(cm, draws, **kw):          # what nutpie returns after an abort: fewer draws than asked for
+        ds = xr.Dataset({"mu": (("chain", "draw"), np.zeros((2, draws // 3)))})
+        return xr.DataTree.from_dict({"posterior": ds})
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", lambda model, **kw: None)
+    monkeypatch.setattr(nutpie, "sample", fake_sample)
+    with pytest.raises(KeyboardInterrupt, match="after 33 of 100 draws"):
+        samplers._sample_nutpie(None, None, set(), 100, 50, 2, 1, False, 0.9, "numba", "diag")
+    full = xr.DataTree.from_dict({"posterior": xr.Dataset({"mu": (("chain", "draw"), np.zeros((2, 100)))})})
+    samplers._raise_if_cut_short(full, 100)    # a complete run passes

@@ -13,8 +13,9 @@ import argparse
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,7 @@ def fit_summary(result: simstats.FitResult, wall_s: float) -> dict[str, Any]:
                         "min_ess_bulk": _num(d.min_ess_bulk), "divergences": int(d.divergences),
                         "messages": list(d.messages)},
         "shares": table(result.shares()),
+        "fingerprints": table(result.fingerprints()),
     }
     fe = result.feature_effects()
     if len(fe):

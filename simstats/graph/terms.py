@@ -50,6 +50,12 @@ def _numeric_column(spec: ModelSpec, name: str, e, v: pd.Series) -> np.ndarray:
         bad = v[np.isnan(x)].astype(str).unique()[:3].tolist()
         raise SpecError(f"{spec.source}: conditions.effects.{name}: column {e.column!r} is numeric but "
                         f"has values {bad}")
+    if getattr(e, "transform", None) == "log":
+        if (x <= 0).any():
+            bad = v[x <= 0].astype(str).unique()[:3].tolist()
+            raise SpecError(f"{spec.source}: conditions.effects.{name}: transform \"log\" needs positive values "
+                            f"of {e.column!r}, found {bad}")
+        x = np.log(x)
     return x
 
 
@@ -102,6 +108,9 @@ def condition_design(spec: ModelSpec, per_cond: pd.DataFrame, t: pd.DataFrame, c
                     cols.append(col)
                 continue
             elif x.std() > 0:
+                what = f"log({e.column})" if getattr(e, "transform", None) == "log" else e.column
+                notes.append(f"condition effect {name!r}: log-odds per sd of {what} over the conditions "
+                             f"(mean {x.mean():.3g}, sd {x.std():.3g})")   # the unit the report's table is in
                 x = (x - x.mean()) / x.std()
         if np.ptp(x) == 0:
             notes.append(f"condition effect {name!r} left out: every condition has the same {e.column}")

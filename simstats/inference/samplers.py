@@ -32,7 +32,20 @@ def _sample_nutpie(model, init, jitter_rvs, draws, tune, chains, seed, progress,
     idata = nutpie.sample(cm, draws=draws, tune=tune, chains=chains, cores=min(chains, os.cpu_count() or 1),
                           seed=seed, progress_bar=progress, target_accept=target_accept,
                           adaptation=adaptation)
+    _raise_if_cut_short(idata, draws)
     return idata, {"compile": t1 - t0, "sample": time.perf_counter() - t1}
+
+
+def _raise_if_cut_short(idata, draws: int) -> None:
+    """nutpie (and PyMC) catch a KeyboardInterrupt (Ctrl-C, or SIGTERM as the CLI maps it) while they sample,
+    stop and return the draws they have so far; pass the interrupt on instead, so that a cut-short run is never diagnosed,
+    reported or saved as a (failed) fit."""
+    try:
+        n = int(idata["posterior"].sizes["draw"])
+    except (KeyError, AttributeError, TypeError):
+        n = 0
+    if n < draws:
+        raise KeyboardInterrupt(f"nutpie stopped after {n} of {draws} draws (interrupted)")
 
 
 def _sample_pymc(model, inits, draws, tune, chains, seed, progress, target_accept):
@@ -44,6 +57,7 @@ def _sample_pymc(model, inits, draws, tune, chains, seed, progress, target_accep
                           random_seed=seed, nuts_sampler="pymc", initvals=inits, init="adapt_diag",
                           progressbar=progress, compute_convergence_checks=False,
                           nuts={"target_accept": target_accept})
+    _raise_if_cut_short(idata, draws)                # PyMC too returns the draws so far on Ctrl-C
     return idata, {"compile+sample": time.perf_counter() - t0}
 
 

@@ -122,6 +122,10 @@ class FitResult:
             values = pd.Series(self.conditions) if col == "condition" else per[col].reindex(self.conditions)
             x = pd.to_numeric(values).to_numpy(float)
             tau = np.asarray(self.posterior[ConditionEffects.changepoint.format(effect=name)])
+            if self.spec.conditions.effects[name].transform == "log":      # located on the log scale
+                x = np.log(x)
+                rows[name] = interval(np.exp(x.min() + np.ptp(x) * tau), prob)
+                continue
             rows[name] = interval(x.min() + np.ptp(x) * tau, prob)
         return pd.DataFrame({k: {"mean": float(m), "low": float(lo), "high": float(hi)}
                              for k, (m, lo, hi) in rows.items()}, index=["mean", "low", "high"]).T

@@ -48,7 +48,7 @@ _HIER = {"levels", "structure", "sigma", "parametrization", "variance"}
 _PROMPT = {"question_effect", "question_sigma", "features", "reference", "coef_sd", "interactions"}
 _INTERACTION = {"feature", "column", "coef_sd"}
 _CONDITIONS = {"effects", "coef_sd"}
-_EFFECT = {"column", "kind", "reference", "width", "degree"}
+_EFFECT = {"column", "kind", "reference", "width", "degree", "transform"}
 _EFFECT_KINDS = {"indicator", "categorical", "numeric", "changepoint", "smooth"}
 _PRIORS = {"anchor_strength", "verdict_strength"}
 _SAMPLER = {"name", "draws", "tune", "chains", "target_accept"}
@@ -350,7 +350,13 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
             if kind != "smooth":
                 raise SpecError(f"{src}: {where}.degree applies to kind \"smooth\" only")
             degree = int(_num(e["degree"], f"{where}.degree", src, lo=1, hi=6, integer=True))
-        effects[effect] = ConditionEffect(e["column"], kind, ref, width, degree)
+        transform = None
+        if "transform" in e:
+            if not numeric:
+                raise SpecError(f"{src}: {where}.transform applies to the numeric, changepoint and smooth kinds "
+                                "only")
+            transform = _choice(e["transform"], {"log"}, f"{where}.transform", src)
+        effects[effect] = ConditionEffect(e["column"], kind, ref, width, degree, transform)
     # one order for one hash: the hash ignores key order, so the model (its coefficient order) must too
     conditions = ConditionSpec(dict(sorted(effects.items())), float(_num(c.get("coef_sd", 5.0), "conditions.coef_sd", src, lo=0,
                                                    lo_open=True)))

@@ -21,7 +21,7 @@ _ADDED_LATER = [("hierarchy", "variance", "independent"), ("conditions", "effect
                 ("conditions", "coef_sd", 5.0), ("fingerprints", "vary", "shared"), ("fingerprints", "sigma", 0.5),
                 ("prompt", "interactions", ()), ("fingerprints", "transfer", {}), ("fingerprints", "source", {})]
 #: (section, key, default) of keys inside each ``[conditions] effects.<name>`` table added later
-_EFFECT_ADDED_LATER = [("width", None), ("degree", None)]
+_EFFECT_ADDED_LATER = [("width", None), ("degree", None), ("transform", None)]
 #: (key, default) of top-level ``ModelSpec`` fields added later (left out of ``to_dict`` at their default)
 _ADDED_LATER_TOP = [("kind", "mixture"), ("behaviours", []), ("rates", None)]
 
@@ -131,6 +131,9 @@ class ConditionEffect:
     ``kind = "smooth"``: a polynomial of ``degree`` (default 3) in the standardised value, as ``degree``
     orthonormal columns (``<effect>[1]``, ...; QR of the Vandermonde matrix over the conditions), each with its
     own coefficient: a smooth dose-response curve.
+    ``transform = "log"`` (numeric, changepoint and smooth kinds): the dose enters as its natural log (every value
+    must be positive), for doses that grow by factors, such as LoRA rank 1, 4, 16, 64 or data size; a change
+    point's location is still reported on the column's own scale.
     """
 
     column: str
@@ -138,6 +141,7 @@ class ConditionEffect:
     reference: str | None = None
     width: float | None = None
     degree: int | None = None
+    transform: str | None = None
 
 
 @dataclass(frozen=True)
