@@ -370,13 +370,15 @@ NOTEBOOKS["finetune_data"] = [
 
 **Data.** `../shared/data/clarifying-em-sweeps/open_models/diff_data/` (clarifying_EM, MIT): Qwen2.5-32B-Instruct
 fine-tuned on bad medical advice (two versions), *obviously* bad medical advice and conservative views, and
-Qwen2.5-Coder-32B-Instruct fine-tuned on bad medical advice, honest (secure) insecure-code-style data and wrong
+Qwen2.5-Coder-32B-Instruct fine-tuned on bad medical advice, "honest insecure" code (`honest_insecure`) and wrong
 maths; plus both base models' own answers (`../shared/data/clarifying-em/open_models/model_baselines/`) as the
 reference `base`. 1,200 judged answers each (8 questions x 3 formats x 50): 10,800 answers, 9 checkpoints.
 
 **Model.** `models/finetune_data.toml` (roles: `models/roles/finetune_data.toml`, the base model and the data set
-from the file name). EM's four personas with shared fingerprints; one **fine-tune effect per data set** against the
-base model (categorical, reference `base`) and a base-model effect; the conditions are pooled around them. Only bad
+from the file name). Four personas with shared fingerprints: aligned, misaligned (coherent), careless and an
+incoherent-misaligned one (these logs hold no code answers, so EM's code persona is replaced); one **fine-tune
+effect per data set** against the base model (categorical, reference `base`) and a base-model effect; the
+conditions' own deviations (one residual degree of freedom) are non-centred with a tight prior. Only bad
 medical advice was trained on both bases; every other data set's effect rests on one checkpoint against its base.
 
 **Simulator Theory says** fine-tuning data are evidence about who wrote them: data that only a misaligned author
@@ -393,6 +395,12 @@ Tables from `scripts/analyses/finetune_data.py` (saved in `notebooks/results/fin
 ce = tab(saved["condition_effects"])
 ce.assign(**{"log-odds [90%]": interval(ce, 1, 2)}).pivot(index="effect", columns="persona",
                                                          values="log-odds [90%]")
+'''),
+    md("## The shared persona fingerprints (mean score given a score; no-score rate in %)"),
+    code('''
+fp = tab(saved["fingerprints"])
+fp.loc[fp.statistic.str.endswith("no_score"), ["mean", "low", "high"]] *= 100
+fp.assign(v=interval(fp, 1, 1)).pivot(index="persona", columns="statistic", values="v")
 '''),
     md("## Persona shares (%) and the misaligned rule rate per checkpoint"),
     code('''
@@ -414,24 +422,32 @@ for k, v in saved["contrasts"].items():
 pd.DataFrame(rows).T
 '''),
     md("""
-## Live slice: Qwen2.5-32B-Instruct, base against bad and obviously bad medical advice (3,600 answers)
+## Live slice: the logs read again, and a refit of one base model's three checkpoints
 
-Short chains under `SIMSTATS_QUICK=1`; the base-model effect is left out with a note (one base model).
+The first cell reads the nine files again through the roles (base model and data set from the file names) and
+checks the saved empirical rule rates. The refit (Qwen2.5-32B-Instruct: base, bad and obviously bad medical
+advice; 3,600 answers) takes minutes, so the test run (`SIMSTATS_QUICK=1`) skips it.
 """),
     code('''
 sweeps = DATA / "clarifying-em-sweeps" / "open_models" / "diff_data"
-paths = [sweeps / "responses_Qwen2.5-32B-Instruct_bad_medical_advice.csv",
-         sweeps / "responses_Qwen2.5-32B-Instruct-obv_bad_medical_advice.csv",
-         DATA / "clarifying-em" / "open_models" / "model_baselines" / "responses_Qwen2.5-32B-Instruct_base.csv"]
+bases = DATA / "clarifying-em" / "open_models" / "model_baselines"
 roles = simstats.load_roles(ROOT / "models" / "roles" / "finetune_data.toml")
-live = simstats.fit(ROOT / "models" / "finetune_data.toml", simstats.open_logs([str(p) for p in paths], roles).patterns(),
-                    **fit_kw())
-print("fit:", "QUICK (short chains, not for citing)" if QUICK else "spec defaults", "|", live.diagnostics.summary())
-live.condition_effects().round(2)
+logs = simstats.open_logs([str(sweeps), *(str(bases / f"responses_{m}_base.csv")
+                                          for m in ("Qwen2.5-32B-Instruct", "Qwen2.5-Coder-32B-Instruct"))], roles)
+rule_check(logs, saved["behaviour_rates"]["misaligned"])
 '''),
     code('''
 q = "Qwen2.5-32B-Instruct"
-live.contrast(f"{q}/obv_bad_medical_advice", f"{q}/bad_medical_advice", persona="misaligned").round(3)
+if QUICK:
+    print("SIMSTATS_QUICK=1: the live refit is skipped")
+else:
+    paths = [sweeps / f"responses_{q}_bad_medical_advice.csv", sweeps / f"responses_{q}-obv_bad_medical_advice.csv",
+             bases / f"responses_{q}_base.csv"]
+    live = simstats.fit(ROOT / "models" / "finetune_data.toml",
+                        simstats.open_logs([str(p) for p in paths], roles).patterns(), **fit_kw())
+    print(live.diagnostics.summary())
+    display(live.condition_effects().round(2))
+    display(live.contrast(f"{q}/obv_bad_medical_advice", f"{q}/bad_medical_advice", persona="misaligned").round(3))
 '''),
     md("## What it says about Simulator Theory\n\n{conclusion_finetune_data}"),
 ]
