@@ -82,7 +82,7 @@ def run_or_load(name: str, spec: str | Path, patterns: Any, args: argparse.Names
                 **fit_kw: Any) -> tuple[simstats.FitResult, float]:
     """Fit ``spec`` (saving the run to ``runs/analyses/<name>``), or load that run with ``from_runs``."""
     folder = RUNS / name
-    if args.from_runs:
+    if args.from_runs or (getattr(args, "reuse", False) and (folder / "wall.json").is_file()):
         result = simstats.load_result(folder)
         wall = json.loads((folder / "wall.json").read_text())["wall_s"]
         return result, wall
@@ -101,6 +101,7 @@ def main(name: str, build: Callable[[argparse.Namespace], dict[str, Any]]) -> No
     """Parse the common flags, run ``build`` and write ``notebooks/results/<name>.json``."""
     ap = argparse.ArgumentParser(description=f"Worked analysis '{name}' (writes notebooks/results/{name}.json).")
     ap.add_argument("--from-runs", action="store_true", help="rebuild the tables from the saved runs, no refit")
+    ap.add_argument("--reuse", action="store_true", help="load the saved runs that exist, fit only the others")
     ap.add_argument("--draws", type=int, default=None, help="override the spec's draws (say so in the report)")
     ap.add_argument("--tune", type=int, default=None, help="override the spec's tuning steps")
     ap.add_argument("--chains", type=int, default=None, help="override the spec's chains")

@@ -234,24 +234,33 @@ for series, v in saved["series"].items():
     display(tab(v["fits"]["changepoint"]["changepoints"]))
 '''),
     md("""
-## Live slice: the same series with the change-point dose, on every other scale (200 answers)
+## Live slice: the sweep read again from the paths, and a refit of one series
 
-Short chains under `SIMSTATS_QUICK=1` (not for citing); direction and layer are the same in every condition, so
-their effects are left out with a note.
+The first cell reads all 96 files again through the roles (direction, layer and scale from the path; seconds) and
+checks the saved empirical rule rates. The refit (the change-point spec on `modelmis_datas`, layer 24) takes a few
+minutes, so the test run (`SIMSTATS_QUICK=1`) skips it.
 """),
     code('''
-folder = DATA / "clarifying-em-sweeps" / "steered4" / "judgements" / "modelmis_datas" / "layer_24"
+folder = DATA / "clarifying-em-sweeps" / "steered4" / "judgements"
 roles = simstats.load_roles(ROOT / "models" / "roles" / "steering.toml")
-paths = [str(folder / f"judgements_scale_{s}.csv") for s in (2, 4, 6, 8)] if QUICK else [str(folder)]
-live = simstats.fit(ROOT / "models" / "steering_changepoint.toml", simstats.open_logs(paths, roles).patterns(),
-                    **fit_kw())
-print("fit:", "QUICK (short chains, not for citing)" if QUICK else "spec defaults", "|", live.diagnostics.summary())
-sh = live.shares().reset_index()
-sh.assign(scale=sh.condition.str.split("/").str[-1].astype(int)).pivot(
-    index="scale", columns="persona", values="mean").round(3)
+logs = simstats.open_logs([str(folder)], roles)
+saved_rates = {"columns": ["condition", "empirical"],
+               "data": [[f"{d}/{l}/{s}", r] for d, l, s, r in emp[["direction", "layer", "scale", "misaligned_rule"]]
+                        .itertuples(index=False)]}
+rule_check(logs, saved_rates).describe().round(4)
 '''),
     code('''
-live.changepoints()
+if QUICK:
+    print("SIMSTATS_QUICK=1: the live refit is skipped")
+else:
+    live = simstats.fit(ROOT / "models" / "steering_changepoint.toml",
+                        simstats.open_logs([str(folder / "modelmis_datas" / "layer_24")], roles).patterns(),
+                        **fit_kw())
+    print(live.diagnostics.summary())
+    sh = live.shares().reset_index()
+    display(sh.assign(scale=sh.condition.str.split("/").str[-1].astype(int)).pivot(
+        index="scale", columns="persona", values="mean").round(3))
+    display(live.changepoints())
 '''),
     md("## What it says about Simulator Theory\n\n{conclusion_steering}"),
 ]
