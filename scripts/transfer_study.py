@@ -62,7 +62,12 @@ def replication(seed: int, big: int, small: int, draws: int, concentration: floa
             t = np.array([truth[c][p] for c, p in sh.index])
             cover = (sh["low"].to_numpy() <= t) & (t <= sh["high"].to_numpy())
             d = r.diagnostics
+            fp_true = small_sim.truth["parameters"]["fingerprints"]
+            fp_err = float(np.mean([np.abs(r.fingerprint_draws(m).mean(axis=(0, 1))
+                                           - np.array([fp_true[m][p] for p in spec.persona_names])).mean()
+                                    for m in spec.measure_names]))
             rows.append({"seed": seed, "way": way, "width": float((sh["high"] - sh["low"]).mean()),
+                         "fingerprint_error": fp_err,
                          "coverage": float(cover.mean()), "n_shares": len(t),
                          "max_error": float(np.abs(sh["mean"].to_numpy() - t).max()),
                          "status": d.status, "divergences": int(d.divergences), "max_rhat": float(d.max_rhat),
@@ -91,13 +96,14 @@ def main() -> None:
     for way in WAYS:
         sel = [r for r in rows if r["way"] == way]
         table[way] = {"mean_width": float(np.mean([r["width"] for r in sel])),
+                      "fingerprint_error": float(np.mean([r.get("fingerprint_error", np.nan) for r in sel])),
                       "coverage": float(np.mean([r["coverage"] for r in sel])),
                       "max_error": float(np.max([r["max_error"] for r in sel])),
                       "statuses": [r["status"] for r in sel]}
     out = {"settings": vars(a), "interval": 0.9, "summary": table, "replications": rows}
     Path(a.out).write_text(json.dumps(out, indent=2))
     for way, t in table.items():
-        print(f"{way:22s} width {t['mean_width']:.3f}  coverage {t['coverage']:.2f}  max error {t['max_error']:.3f}"
+        print(f"{way:22s} width {t['mean_width']:.3f}  fingerprint error {t['fingerprint_error']:.4f}  coverage {t['coverage']:.2f}  max error {t['max_error']:.3f}"
               f"  {t['statuses']}")
 
 

@@ -154,6 +154,24 @@ def test_simulate_and_demo_replace_their_own_output_only_with_force(tmp_path, mo
 
 
 # ------------------------------------------------------------------------------------------------ signals
+def _wait_until_sampling(p: subprocess.Popen, timeout: float = 300.0) -> None:
+    """Wait until the child has loaded nutpie's extension (it imports it to sample), then a little more: a fixed
+    sleep sent the signal during the imports on a loaded machine, where Python's own traceback is the answer."""
+    maps = Path(f"/proc/{p.pid}/maps")
+    if not maps.parent.exists():                  # no /proc: the old fixed wait
+        time.sleep(8)
+        return
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout and p.poll() is None:
+        try:
+            if "nutpie" in maps.read_text():
+                break
+        except OSError:
+            pass
+        time.sleep(0.5)
+    time.sleep(2)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 130), (signal.SIGKILL, -9)])
 def test_an_interrupted_or_killed_fit_leaves_no_result(tmp_path, sig, code):
@@ -163,7 +181,7 @@ def test_an_interrupted_or_killed_fit_leaves_no_result(tmp_path, sig, code):
     p = subprocess.Popen([sys.executable, "-m", "simstats.cli", "fit", str(SPEC), str(_log(tmp_path)), "--condition",
                           "model", "--out", str(out), "--draws", "100000", "--tune", "200", "--chains", "1"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(8)                       # inside main: compiling or sampling (startup takes about a second)
+    _wait_until_sampling(p)
     p.send_signal(sig)
     _, err = p.communicate(timeout=120)
     assert p.returncode == code, err

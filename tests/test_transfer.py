@@ -174,7 +174,7 @@ def small_and_big():
         source = fit(spec, big, draws=300, tune=300, chains=2, seed=1, progress=False)
         own = fit(spec, small, draws=300, tune=300, chains=2, seed=1, progress=False)
         moved = fit(spec, small, draws=300, tune=300, chains=2, seed=1, progress=False, fingerprints_from=source)
-    return truth, source, own, moved
+    return truth, fps, source, own, moved
 
 
 def _true_shares(truth, result) -> np.ndarray:
@@ -192,18 +192,28 @@ def _share_sd(result) -> np.ndarray:
     return np.array([sd[conds.index(c), pers.index(p)] for c, p in result.shares().index])
 
 
-def test_transferred_fingerprints_cover_the_truth_with_narrower_intervals(small_and_big):
-    """Tolerances: every share's posterior mean within 4 posterior sds of the truth (a calibrated posterior misses
-    that by chance with probability 6e-5 per share, so a failure means bias, not bad luck); the transferred fit's
-    mean posterior sd below the own-fingerprint fit's (measured over 4 seeds of this design: see the closing note
-    of issue 15 and scripts/transfer_study.py for the larger study)."""
-    truth, source, own, moved = small_and_big
+def _fingerprint_error(result, truth: dict[str, np.ndarray]) -> float:
+    """Mean absolute error of the posterior-mean fingerprint tables against the true ones."""
+    return float(np.mean([np.abs(result.fingerprint_draws(m).mean(axis=(0, 1)) - truth[m]).mean() for m in truth]))
+
+
+def test_transferred_fingerprints_keep_the_large_logs_personas_and_cover_the_truth(small_and_big):
+    """What the transfer buys a small log is the personas: its fingerprints are those a large log learned, not
+    the few answers' own. Tolerances: the transferred fit's fingerprint error under 0.6 of the own-fingerprint
+    fit's (measured on seeds of this design: the ratio was 0.18 on the first; see the closing note of issue 15); every share's posterior mean within 4 posterior sds of
+    the truth in both fits (a calibrated posterior misses that by chance with probability 6e-5 per share, so a
+    failure means bias, not bad luck). Narrower share intervals are *not* asserted: measured over the seeds the
+    transfer narrowed the mean posterior sd of a share by 1-8% on two and widened it by 40% on one, where the small
+    log's own fit, pulled to anchors more separated than the true personas, was overconfident
+    (``validation/transfer_recovery.json`` has the larger study)."""
+    truth, fps, source, own, moved = small_and_big
     assert source.diagnostics.status != "failed" and moved.diagnostics.status != "failed"
+    err_own, err_moved = _fingerprint_error(own, fps), _fingerprint_error(moved, fps)
+    assert err_moved < 0.6 * err_own, (err_moved, err_own)
     t = _true_shares(truth, moved)
     for r in (own, moved):
         z = np.abs(r.shares()["mean"].to_numpy() - t) / _share_sd(r)
         assert z.max() < 4, r.shares().assign(truth=t, z=z)
-    assert _share_sd(moved).mean() < _share_sd(own).mean(), (_share_sd(moved).mean(), _share_sd(own).mean())
 
 
 # ---------------------------------------------------------------------------------------------- command line
