@@ -100,7 +100,7 @@ keeps answers by is declared in the spec: `trait > 50 and coherence > 50`.
 personas it already has: under `pos` the trait persona should dominate, under `neg` it should nearly vanish, and
 the two prompts should share one set of persona fingerprints.
 
-The tables below come from `scripts/analyses/persona_vectors.py` (4 chains x 1,000 draws per trait, saved in
+The tables below come from `scripts/analyses/persona_vectors.py` (2 chains x 1,000 draws per trait, saved in
 `notebooks/results/persona_vectors.json`); the last part fits a live slice.
 """),
     code(SETUP.format(name="persona_vectors")),
@@ -468,8 +468,9 @@ def write(conclusions: dict[str, str]) -> None:
             print("skipped", name, f"(no notebooks/results/{name}.json: run scripts/analyses/{name}.py)")
             continue
         nb = nbformat.v4.new_notebook()
-        for c in cells:
+        for i, c in enumerate(cells):
             c = c.copy()
+            c.id = f"{name.replace('_', '-')}-{i:02d}"     # fixed ids: the same cells write the same file
             if c.cell_type == "markdown":
                 c.source = c.source.replace("{{", "{").replace("}}", "}")
                 for k, v in conclusions.items():
