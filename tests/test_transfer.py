@@ -200,12 +200,12 @@ def _fingerprint_error(result, truth: dict[str, np.ndarray]) -> float:
 def test_transferred_fingerprints_keep_the_large_logs_personas_and_cover_the_truth(small_and_big):
     """What the transfer buys a small log is the personas: its fingerprints are those a large log learned, not
     the few answers' own. Tolerances: the transferred fit's fingerprint error under 0.6 of the own-fingerprint
-    fit's (measured on 4 seeds of this design: 0.09-0.23; largest share z 2.3); every share's posterior mean within 4 posterior sds of
-    the truth in both fits (a calibrated posterior misses that by chance with probability 6e-5 per share, so a
-    failure means bias, not bad luck). Narrower share intervals are *not* asserted: measured over the seeds the
-    transfer narrowed the mean posterior sd of a share by 1-8% on two and widened it by 40% on one, where the small
-    log's own fit, pulled to anchors more separated than the true personas, was overconfident
-    (``validation/transfer_recovery.json`` has the larger study)."""
+    fit's (measured on 4 seeds of this design: 0.09-0.23); every share's posterior mean within 4 posterior sds of
+    the truth in both fits (largest z over the 4 seeds 2.3; a calibrated posterior misses 4 sds by chance with
+    probability 6e-5 per share, so a failure means bias, not bad luck). Narrower share intervals are *not*
+    asserted: over the same seeds the transfer narrowed the mean posterior sd of a share by 1-8% on three and
+    widened it by 40% on one, where the small log's own fit, pulled to anchors more separated than the true
+    personas, was overconfident (``validation/transfer_recovery.json`` has the larger study)."""
     truth, fps, source, own, moved = small_and_big
     assert source.diagnostics.status != "failed" and moved.diagnostics.status != "failed"
     err_own, err_moved = _fingerprint_error(own, fps), _fingerprint_error(moved, fps)
