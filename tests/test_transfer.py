@@ -34,14 +34,14 @@ K2 = DEFAULT_SPEC_PATH.parent / "persona_mixture_k2.toml"
 def _stand_in(spec, pats, status="ok", seed=1) -> FitResult:
     """A FitResult whose 'posterior' is random draws of each fingerprint variable (2 chains x 100), a stand-in for
     the transfer mechanics: what a transfer reads is those variables' draws, nothing else."""
-    from simstats.families.fingerprints import FAMILIES
+    from simstats.families.fingerprints import FAMILIES, category_labels
     from simstats.graph.design import coarsen
 
     rng = np.random.default_rng(seed)
     grids, K, S = coarsen(spec, pats).grids, len(spec.personas), (2, 100)
     post = {}
     for ms in spec.measures:
-        n = len(grids[ms.name].labels) + 1 if grids[ms.name].is_levels else grids[ms.name].n_bins + 1
+        n = len(category_labels(grids[ms.name]))
         alpha = rng.uniform(5, 60, size=(K, n))
         post[f"fp_{ms.name}"] = (("chain", "draw", "persona", f"{ms.name}_bin"),
                                  np.stack([rng.dirichlet(a, size=S) for a in alpha], axis=2))

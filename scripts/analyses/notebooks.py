@@ -79,6 +79,27 @@ pd.DataFrame({{k: {{"status": v["diagnostics"]["status"], "max R-hat": v["diagno
 NOTEBOOKS: dict[str, list] = {}
 
 # ---------------------------------------------------------------------------------------------------- persona vectors
+#: cells shared by the dose analyses (rank x epochs, fine-tuning data): same saved tables, same views
+CONDITION_EFFECTS_CELL = '''
+ce = tab(saved["condition_effects"])
+ce.assign(**{"log-odds [90%]": interval(ce, 1, 2)}).pivot(index="effect", columns="persona",
+                                                         values="log-odds [90%]")
+'''
+FINGERPRINTS_CELL = '''
+fp = tab(saved["fingerprints"])
+fp.loc[fp.statistic.str.endswith("no_score"), ["mean", "low", "high"]] *= 100
+fp.assign(v=interval(fp, 1, 1)).pivot(index="persona", columns="statistic", values="v")
+'''
+SHARES_AND_RULE_CELL = '''
+sh = tab(saved["shares"])
+shares = sh.assign(s=interval(sh, 100)).pivot(index="condition", columns="persona", values="s")
+br = tab(saved["behaviour_rates"]["misaligned"], "condition")
+shares["rule: empirical %"] = (100 * br["empirical"]).round(1)
+shares["rule: model % [90%]"] = interval(br, 100)
+shares
+'''
+
+
 NOTEBOOKS["persona_vectors"] = [
     md("""
 # Persona vectors: the system prompt as evidence about the persona
@@ -301,20 +322,9 @@ re_ = tab(saved["rank_effect"])
 re_.assign(**{"log-odds [90%]": interval(re_, 1, 2)})[["persona", "log-odds [90%]", "mean", "low", "high"]]
 '''),
     md("## Every dose effect, per persona"),
-    code('''
-ce = tab(saved["condition_effects"])
-ce.assign(**{"log-odds [90%]": interval(ce, 1, 2)}).pivot(index="effect", columns="persona",
-                                                         values="log-odds [90%]")
-'''),
+    code(CONDITION_EFFECTS_CELL),
     md("## Persona shares (%) and the misaligned rule rate per checkpoint (rank/epochs)"),
-    code('''
-sh = tab(saved["shares"])
-shares = sh.assign(s=interval(sh, 100)).pivot(index="condition", columns="persona", values="s")
-br = tab(saved["behaviour_rates"]["misaligned"], "condition")
-shares["rule: empirical %"] = (100 * br["empirical"]).round(1)
-shares["rule: model % [90%]"] = interval(br, 100)
-shares
-'''),
+    code(SHARES_AND_RULE_CELL),
     code('''
 import matplotlib.pyplot as plt
 
@@ -329,11 +339,7 @@ ax.set_xscale("log", base=2); ax.set_xticks([1, 4, 16, 64], ["1", "4", "16", "64
 ax.set_xlabel("LoRA rank"); ax.set_ylabel("misaligned persona share (%)"); ax.legend(); fig.tight_layout()
 '''),
     md("## The shared persona fingerprints (mean score given a score; no-score rate in %)"),
-    code('''
-fp = tab(saved["fingerprints"])
-fp.loc[fp.statistic.str.endswith("no_score"), ["mean", "low", "high"]] *= 100
-fp.assign(v=interval(fp, 1, 1)).pivot(index="persona", columns="statistic", values="v")
-'''),
+    code(FINGERPRINTS_CELL),
     md("## Contrasts between checkpoints: misaligned share (points) and rule rate (points), 90%, P(> 0)"),
     code('''
 rows = {}
@@ -400,26 +406,11 @@ Tables from `scripts/analyses/finetune_data.py` (saved in `notebooks/results/fin
     md("## Diagnostics of the saved fit"),
     code(diagnostics_cell('{"finetune_data": saved}')),
     md("## Fine-tune effects (log-odds against the aligned persona, relative to the base model; 90% intervals)"),
-    code('''
-ce = tab(saved["condition_effects"])
-ce.assign(**{"log-odds [90%]": interval(ce, 1, 2)}).pivot(index="effect", columns="persona",
-                                                         values="log-odds [90%]")
-'''),
+    code(CONDITION_EFFECTS_CELL),
     md("## The shared persona fingerprints (mean score given a score; no-score rate in %)"),
-    code('''
-fp = tab(saved["fingerprints"])
-fp.loc[fp.statistic.str.endswith("no_score"), ["mean", "low", "high"]] *= 100
-fp.assign(v=interval(fp, 1, 1)).pivot(index="persona", columns="statistic", values="v")
-'''),
+    code(FINGERPRINTS_CELL),
     md("## Persona shares (%) and the misaligned rule rate per checkpoint"),
-    code('''
-sh = tab(saved["shares"])
-shares = sh.assign(s=interval(sh, 100)).pivot(index="condition", columns="persona", values="s")
-br = tab(saved["behaviour_rates"]["misaligned"], "condition")
-shares["rule: empirical %"] = (100 * br["empirical"]).round(1)
-shares["rule: model % [90%]"] = interval(br, 100)
-shares
-'''),
+    code(SHARES_AND_RULE_CELL),
     md("## Contrasts between data sets: difference of the misaligned persona's share (points, 90%), P(> 0)"),
     code('''
 rows = {}

@@ -214,12 +214,13 @@ def transfer_alpha(transfer: dict) -> np.ndarray:
     return np.maximum(conc * transfer_table(transfer), 1.0)
 
 
-def fixed_table(measure: str, transfer: dict, persona_dim: str, category_dim: str):
-    """The fingerprint table held at an earlier fit's posterior mean (``mode = "fixed"``): no free variable."""
+def fixed_table(name: str, transfer: dict, persona_dim: str, category_dim: str):
+    """The fingerprint table ``name`` held at an earlier fit's posterior mean (``mode = "fixed"``): no free
+    variable."""
     import pymc as pm
     import pytensor.tensor as pt
 
-    return pm.Deterministic(f"fp_{measure}", pt.as_tensor_variable(transfer_table(transfer)),
+    return pm.Deterministic(name, pt.as_tensor_variable(transfer_table(transfer)),
                             dims=(persona_dim, category_dim))
 
 

@@ -42,10 +42,12 @@ def _refuse(source: str, why: str) -> SpecError:
     return SpecError(f"--fingerprints-from {source}: {why}")
 
 
-def check_compatible(spec: ModelSpec, patterns: Patterns, source: FitResult, where: str = "the source fit") -> None:
-    """Refuse (``SpecError``, one line) a source fit whose fingerprints cannot serve ``spec`` on ``patterns``: not a
-    persona mixture, another list of personas (names and order: the first is the reference), a measure it did not
-    fit or fitted with another family, another grid of a measure, or a failed fit."""
+def check_compatible(spec: ModelSpec, patterns: Patterns, source: FitResult, where: str = "the source fit"
+                     ) -> Patterns:
+    """The patterns coarsened as ``spec`` asks, after refusing (``SpecError``, one line) a source fit whose
+    fingerprints cannot serve ``spec`` on ``patterns``: not a persona mixture, another list of personas (names and
+    order: the first is the reference), a measure it did not fit or fitted with another family, another grid of a
+    measure, or a failed fit."""
     if not source.model_kind.has_personas or not spec.personas:
         raise _refuse(where, "fingerprints are transferred between persona mixtures only "
                              f"(the source is model.kind = {source.spec.kind!r}, this spec {spec.kind!r})")
@@ -54,7 +56,8 @@ def check_compatible(spec: ModelSpec, patterns: Patterns, source: FitResult, whe
         raise _refuse(where, f"its personas {theirs} are not this spec's {mine} (same names in the same order: "
                              "the first is the reference)")
     src_measures = {m.name: m for m in source.spec.measures}
-    grids = coarsen(spec, patterns).grids
+    coarse = coarsen(spec, patterns)
+    grids = coarse.grids
     src_grids = source.data.patterns.grids
     for ms in spec.measures:
         if ms.name not in src_measures:
@@ -66,10 +69,10 @@ def check_compatible(spec: ModelSpec, patterns: Patterns, source: FitResult, whe
         if here != there:
             raise _refuse(where, f"{ms.name}'s categories differ (there {there[1:]}, here {here[1:]}): the "
                                  "fingerprints were learned on another grid or other levels")
-    status = source.diagnostics.status
-    if status == "failed":
+    if source.diagnostics.status == "failed":
         raise _refuse(where, "its fit failed its diagnostics (" + "; ".join(source.diagnostics.messages[:2]) +
                              "): its fingerprints are not a posterior to reuse")
+    return coarse
 
 
 def transfer_spec(spec: ModelSpec, patterns: Patterns, source: FitResult | str | Path, *,
@@ -82,7 +85,7 @@ def transfer_spec(spec: ModelSpec, patterns: Patterns, source: FitResult | str |
         from simstats.results.store import load_result
 
         source = load_result(source)
-    check_compatible(spec, patterns, source, where)
+    coarse = check_compatible(spec, patterns, source, where)
     mode = "fixed" if fixed else "prior"
     transfer: dict[str, dict] = {}
     post = source.posterior
@@ -90,7 +93,7 @@ def transfer_spec(spec: ModelSpec, patterns: Patterns, source: FitResult | str |
         fam = FAMILIES[ms.likelihood]
         params = {f"fp_{ms.name}_{p}": _draws(source, f"fp_{ms.name}_{p}") for p in fam.params}
         transfer[ms.name] = transfer_of(fam, ms.name, _draws(source, f"fp_{ms.name}"), params, mode)
-    levels_here = coarsen(spec, patterns).verdict_levels
+    levels_here = coarse.verdict_levels
     if levels_here and "fp_verdict" in post and source.data.verdict_levels == list(levels_here):
         transfer["verdict"] = transfer_of(FAMILIES["categorical"], "verdict", _draws(source, "fp_verdict"), {}, mode)
     fp = dataclasses.replace(spec.fingerprints, transfer=transfer,

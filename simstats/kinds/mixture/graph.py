@@ -114,7 +114,7 @@ def measure_fingerprint(spec: ModelSpec, data: ModelData, ms):
     tr = spec.fingerprints.transfer.get(ms.name)
     _check_transfer(spec, ms.name, tr, len(category_labels(grid)))
     if tr is not None and tr["mode"] == "fixed":
-        return fixed_table(ms.name, tr, PERSONA, category_dim(ms.name))
+        return fixed_table(FINGERPRINT.format(measure=ms.name), tr, PERSONA, category_dim(ms.name))
     anchors = [p.anchors[ms.name] for p in spec.personas]
     return FAMILIES[ms.likelihood].build(ms.name, grid, anchors, spec.anchor_strength, PERSONA,
                                          category_dim(ms.name), transfer=tr)
@@ -148,7 +148,7 @@ def emission_logprobs(spec: ModelSpec, data: ModelData, D: dict):
         tr = spec.fingerprints.transfer.get("verdict")
         _check_transfer(spec, "verdict", tr, len(data.verdict_levels))
         if tr is not None and tr["mode"] == "fixed":
-            fv = fixed_table("verdict", tr, PERSONA, "verdict")
+            fv = fixed_table(VERDICT_FINGERPRINT, tr, PERSONA, "verdict")
         else:
             alpha = verdict_alpha(spec, data.verdict_levels) if tr is None else transfer_alpha(tr)
             fv = pm.Dirichlet(VERDICT_FINGERPRINT, a=alpha, dims=(PERSONA, "verdict"))
