@@ -153,7 +153,11 @@ SamplerOpt = Annotated[str | None, typer.Option(
     "--sampler", help="nutpie (default), pymc, numpyro, blackjax, advi or pathfinder.")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, max=2 ** 32 - 1,
                                              help="Random seed, 0 to 2^32 - 1 (reproducible draws).")]
-DrawsOpt = Annotated[int | None, typer.Option("--draws", min=1, max=10_000_000, help="Posterior draws per chain.")]
+DrawsOpt = Annotated[int | None, typer.Option("--draws", min=1, max=10_000_000, help=(
+    "Posterior draws per chain, exactly (default: the spec's [sampler]: draw until the convergence gate, within "
+    "its budget of draws per chain); with --until-gate, the budget."))]
+UntilGateOpt = Annotated[bool, typer.Option("--until-gate", help="With --draws N: sample to the convergence gate "
+                                            "(R-hat <= 1.01, ESS >= 400) within N draws per chain.")]
 TuneOpt = Annotated[int | None, typer.Option("--tune", min=0, max=10_000_000, help="Tuning steps per chain.")]
 ChainsOpt = Annotated[int | None, typer.Option("--chains", min=1, max=64, help="Number of chains.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an earlier output of simstats at the output path "
@@ -175,7 +179,7 @@ def fit_cmd(spec: Annotated[Path, typer.Argument(help="Model spec (TOML), e.g. m
             prompt_regex: PromptRegexOpt = None, measure: MeasureOpt = None, verdict: VerdictOpt = None,
             id: IdOpt = None, roles: RolesOpt = None, behaviour: BehaviourOpt = None,
             condition_default: ConditionDefaultOpt = None, sampler: SamplerOpt = None, seed: SeedOpt = None,
-            draws: DrawsOpt = None, tune: TuneOpt = None, chains: ChainsOpt = None,
+            draws: DrawsOpt = None, tune: TuneOpt = None, chains: ChainsOpt = None, until_gate: UntilGateOpt = False,
             json_: JsonOpt = False, force: ForceOpt = False,
             fingerprints_from: Annotated[Path | None, typer.Option(
                 "--fingerprints-from", help="A result folder whose personas to reuse: its posterior fingerprints "
@@ -202,7 +206,8 @@ def fit_cmd(spec: Annotated[Path, typer.Argument(help="Model spec (TOML), e.g. m
                              id, roles, behaviour, condition_default)
     patterns = open_logs(files, r).patterns()
     result = fit(model_spec, patterns, sampler=sampler, seed=seed, draws=draws, tune=tune, chains=chains,
-                 progress=not json_, fingerprints_from=fingerprints_from, fingerprints_fixed=fingerprints_fixed)
+                 progress=not json_, fingerprints_from=fingerprints_from, fingerprints_fixed=fingerprints_fixed,
+                 until="gate" if until_gate else None)
     save_result(result, out_dir, overwrite=force)
     report = public_report(result)
     if json_:

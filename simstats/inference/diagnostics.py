@@ -127,6 +127,43 @@ def merged_personas(posterior, fp_names: list[str] | None = None, tol: float = 0
     return out
 
 
+def _worst(stat, post, names: list[str], pick) -> tuple[float, str]:
+    """The largest (``pick=max``) or smallest (``min``) value of ``stat`` over the live elements of ``names``
+    (constant elements, such as a reference persona's 0, have no R-hat or ESS), with the variable it belongs to."""
+    worst = (-np.inf, "") if pick is max else (np.inf, "")
+    for n in names:
+        x = np.asarray(post[n])
+        sd = x.std(axis=(0, 1))
+        live = np.atleast_1d(sd > 1e-12 * (1 + np.abs(x.mean(axis=(0, 1)))))
+        if not live.any():
+            continue
+        v = np.atleast_1d(np.asarray(stat[n]))[live]
+        v = float(np.nanmax(v) if pick is max else np.nanmin(v))
+        if pick(v, worst[0]) == v and v != worst[0]:
+            worst = (v, n)
+    return worst
+
+
+def min_bulk_ess(idata, var_names: list[str] | None = None) -> tuple[float, str]:
+    """The smallest bulk ESS over ``var_names`` (default: every posterior variable) and its variable: the cheap
+    first look of sampling to the gate, which the other diagnostics follow only once it reaches 400."""
+    import arviz as az
+
+    post = idata["posterior"]
+    names = var_names or [str(v) for v in post.data_vars]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+        ess = az.ess(idata, var_names=names, method="bulk")
+    return _worst(ess, post, names, min)
+
+
+def divergences(idata) -> int:
+    """Divergent transitions in the sampler's statistics (0 when it records none)."""
+    if "sample_stats" in idata.children and "diverging" in idata["sample_stats"].data_vars:
+        return int(np.asarray(idata["sample_stats"]["diverging"]).sum())
+    return 0
+
+
 def diagnose(idata, var_names: list[str] | None = None, *, max_rhat: float = MAX_RHAT,
              min_ess: float = MIN_ESS) -> Diagnostics:
     """R-hat, bulk/tail ESS, divergences and label switching over ``var_names`` (default: every posterior
@@ -141,24 +178,9 @@ def diagnose(idata, var_names: list[str] | None = None, *, max_rhat: float = MAX
         warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
         rhat, ess_b, ess_t = az.rhat(idata, var_names=names), az.ess(idata, var_names=names, method="bulk"), \
             az.ess(idata, var_names=names, method="tail")
-    worst_r, worst_eb, worst_et = (-np.inf, ""), (np.inf, ""), (np.inf, "")
-    for n in names:
-        sd = np.asarray(post[n]).std(axis=(0, 1))
-        live = np.atleast_1d(sd > 1e-12 * (1 + np.abs(np.asarray(post[n]).mean(axis=(0, 1)))))
-        if not live.any():
-            continue
-        r = np.atleast_1d(np.asarray(rhat[n]))[live]
-        eb = np.atleast_1d(np.asarray(ess_b[n]))[live]
-        et = np.atleast_1d(np.asarray(ess_t[n]))[live]
-        if np.nanmax(r) > worst_r[0]:
-            worst_r = (float(np.nanmax(r)), n)
-        if np.nanmin(eb) < worst_eb[0]:
-            worst_eb = (float(np.nanmin(eb)), n)
-        if np.nanmin(et) < worst_et[0]:
-            worst_et = (float(np.nanmin(et)), n)
-    div = 0
-    if "sample_stats" in idata.children and "diverging" in idata["sample_stats"].data_vars:
-        div = int(np.asarray(idata["sample_stats"]["diverging"]).sum())
+    worst_r, worst_eb, worst_et = _worst(rhat, post, names, max), _worst(ess_b, post, names, min), \
+        _worst(ess_t, post, names, min)
+    div = divergences(idata)
     switched = label_switching(post)
     merged = merged_personas(post)
     msgs = []

@@ -22,8 +22,9 @@ import numpy as np
 from simstats.errors import FitError, SimstatsError, SpecError
 from simstats.graph.design import ModelData
 from simstats.graph.kernel import ieee_numba
-from simstats.inference.diagnostics import Diagnostics, approximate, diagnose
-from simstats.inference.samplers import MCMC, SAMPLERS, run_sampler
+from simstats.inference.diagnostics import (MAX_RHAT, MIN_ESS, Diagnostics, approximate, diagnose, divergences,
+                                            min_bulk_ess)
+from simstats.inference.samplers import MCMC, SAMPLERS, Gate, run_sampler
 from simstats.kinds import Start, kind_of
 from simstats.logs.patterns import Patterns
 from simstats.spec import ModelSpec
@@ -124,15 +125,60 @@ def check_settings(draws: object = None, tune: object = None, chains: object = N
         raise SimstatsError(f"target_accept must be a number from 0.5 to 0.999, got {target_accept!r}")
 
 
+def gate_for(spec: ModelSpec, data: ModelData, sampler: str, *, block: int, max_seconds: float = 0.0,
+             progress: bool = False, stop_on_divergences: bool = True) -> Gate:
+    """The convergence gate of :func:`fit`: pass when every sampled parameter has R-hat <= 1.01 and bulk and tail
+    ESS >= 400; stop early on what more draws cannot mend (switched or merged personas; divergent transitions,
+    which the ladder answers, unless ``stop_on_divergences`` is off: the last run, after which nothing would answer
+    them, draws on to the gate and is reported with its divergences); else draw on."""
+
+    kind = kind_of(spec)
+
+    def verdict(idata) -> tuple[str, dict]:
+        # cheap looks first: most checks end at "too few effective draws", and a full check costs seconds
+        n_div = divergences(idata)
+        if not (n_div and stop_on_divergences):
+            names = kind.sampled_variables([str(v) for v in idata["posterior"].data_vars])
+            ess, worst = min_bulk_ess(idata, names)
+            if ess < MIN_ESS:
+                return "continue", {"max_rhat": None, "min_ess_bulk": ess, "min_ess_tail": None,
+                                    "divergences": 0, "worst": {"ess_bulk": worst}}
+        d = check(idata, spec, data, sampler)
+        summary = {"max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk, "min_ess_tail": d.min_ess_tail,
+                   "divergences": int(d.divergences), "worst": dict(d.worst)}
+        if (d.divergences and stop_on_divergences) or d.label_switching or d.merged:
+            return "stop", summary
+        if d.max_rhat <= MAX_RHAT and min(d.min_ess_bulk, d.min_ess_tail) >= MIN_ESS:
+            return "pass", summary
+        return "continue", summary
+
+    def on_check(n: int, verdict: str, s: dict) -> None:
+        what = {"pass": "gate passed", "stop": "stopped", "continue": "drawing on"}[verdict]
+        if s["max_rhat"] is None:
+            seen = f"min bulk ESS {s['min_ess_bulk']:.0f} < {MIN_ESS} ({s['worst']['ess_bulk']})"
+        else:
+            seen = (f"max R-hat {s['max_rhat']:.3f} ({s['worst'].get('rhat', '')}), min bulk ESS "
+                    f"{s['min_ess_bulk']:.0f}, min tail ESS {s['min_ess_tail']:.0f}, {s['divergences']} divergences")
+        print(f"{n} draws per chain: {seen}: {what}", flush=True)
+
+    return Gate(block=block, verdict=verdict, max_seconds=max_seconds, on_check=on_check if progress else None)
+
+
 def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draws: int | None = None,
         tune: int | None = None, chains: int | None = None, seed: int | None = None, progress: bool = True,
         target_accept: float | None = None, backend: str = "numba", require_convergence: bool = False,
-        em_iter: int = 500, adaptation: str = "low_rank", ladder: bool = True) -> FitOutput:
+        em_iter: int = 500, adaptation: str = "low_rank", ladder: bool = True,
+        until: str | None = None) -> FitOutput:
     """Fit ``spec`` to ``patterns`` and check convergence.
 
     ``sampler`` is one of ``nutpie`` (default from the spec), ``pymc``, ``numpyro``, ``blackjax``, ``advi``,
     ``pathfinder``; ``draws`` / ``tune`` / ``chains`` / ``target_accept`` default to the spec's ``[sampler]``;
     ``seed`` makes draws reproducible; ``backend`` is the nutpie compile backend (``numba`` or ``jax``).
+
+    ``until`` (default: the spec's, ``"gate"``): with ``"gate"`` and nutpie, ``draws`` is a budget per chain and
+    sampling stops, after warm-up, at the first block of the spec's ``block`` draws per chain at which every
+    parameter passes the gate (:func:`gate_for`); ``out.settings["gate"]`` records each check and why sampling
+    stopped. Giving ``draws`` forces exactly that many (``until="draws"``) unless ``until="gate"`` is also given.
 
     With ``ladder`` (the default), an MCMC fit with divergent transitions is run again with each more careful
     setting of :data:`LADDER` until one run has none; every step is kept in ``out.settings["ladder"]`` (the
@@ -149,6 +195,10 @@ def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draw
     sampler = sampler or s.name
     if sampler not in SAMPLERS:
         raise SpecError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    if until is None:
+        until = "draws" if draws is not None else s.until
+    if until not in ("gate", "draws"):
+        raise SimstatsError(f"until must be 'gate' or 'draws', got {until!r}")
     draws, tune, chains = draws or s.draws, s.tune if tune is None else tune, chains or s.chains
     target_accept = target_accept or s.target_accept
     kind = kind_of(spec)
@@ -162,30 +212,44 @@ def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draw
     model = kind.build(spec, data, centring=start.centring)
     timings["build"] = time.perf_counter() - t0
 
+    rungs = ladder_steps(target_accept, tune) if ladder and sampler in MCMC else []
+
+    def gate(last: bool) -> Gate | None:
+        return (gate_for(spec, data, sampler, block=min(s.block, draws), max_seconds=s.max_seconds,
+                         progress=progress, stop_on_divergences=not last)
+                if until == "gate" and sampler == "nutpie" else None)
+
+    gates: list[dict] = []
+    compiled: dict = {}                  # one compile for every run of the ladder
     seeds = seed_ints(seed, 3)
     idata, t = run_sampler(sampler, model, start, draws=draws, tune=tune, chains=chains, seed=seeds[1],
                            rng=np.random.default_rng(seeds[0]), progress=progress, target_accept=target_accept,
-                           backend=backend, adaptation=adaptation)
+                           backend=backend, adaptation=adaptation, gate=gate(not rungs), compiled=compiled)
+    if "gate" in t:
+        gates.append(t.pop("gate"))
     timings.update(t)
 
     t0 = time.perf_counter()
     diag = check(idata, spec, data, sampler)
     timings["diagnostics"] = time.perf_counter() - t0
     steps: list[dict[str, Any]] = []
-    rungs = ladder_steps(target_accept, tune) if ladder and sampler in MCMC else []
     rung_seeds = seed_ints(seeds[2], len(rungs))
-    for (higher, longer), rung_seed in zip(rungs, rung_seeds):
+    for i, ((higher, longer), rung_seed) in enumerate(zip(rungs, rung_seeds)):
         if diag.divergences == 0:
             break
         steps.append({"target_accept": target_accept, "tune": tune, "divergences": int(diag.divergences),
-                      "status": diag.status, "summary": diag.summary()})
+                      "status": diag.status, "summary": diag.summary(),
+                      "draws": int(idata["posterior"].sizes["draw"])})
         if progress:
             print(f"{diag.divergences} divergent transitions at target_accept {target_accept}, tune {tune}: "
                   f"sampling again at {higher}, tune {longer}", flush=True)
         target_accept, tune = higher, longer
         idata, t = run_sampler(sampler, model, start, draws=draws, tune=tune, chains=chains, seed=rung_seed,
                                rng=np.random.default_rng(seeds[0]), progress=progress, target_accept=target_accept,
-                               backend=backend, adaptation=adaptation)
+                               backend=backend, adaptation=adaptation, gate=gate(i == len(rungs) - 1),
+                               compiled=compiled)
+        if "gate" in t:
+            gates.append(t.pop("gate"))
         for k, v in t.items():
             timings[k] = timings.get(k, 0.0) + v
         t0 = time.perf_counter()
@@ -194,8 +258,9 @@ def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draw
     timings["total"] = time.perf_counter() - t_start
     stamp(idata, spec, patterns, sampler, seed)
     out = FitOutput(idata, spec, patterns, model, sampler, timings, data, diag, start,
-                    {"draws": draws, "tune": tune, "chains": chains, "seed": seed, "target_accept": target_accept,
-                     "backend": backend, "ladder": steps})
+                    {"draws": int(idata["posterior"].sizes["draw"]), "tune": tune, "chains": chains, "seed": seed,
+                     "target_accept": target_accept, "backend": backend, "ladder": steps, "until": "gate" if gates else "draws",
+                     "budget": draws if gates else None, "gate": gates[-1] if gates else None})
     if sampler in MCMC and not diag.converged:
         msg = f"fit with {sampler} did not converge: {diag.summary()}"
         if require_convergence:
@@ -204,4 +269,4 @@ def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draw
     return out
 
 
-__all__ = ["LADDER", "FitOutput", "check", "fit", "ladder_steps", "seed_ints", "stamp"]
+__all__ = ["LADDER", "FitOutput", "check", "fit", "gate_for", "ladder_steps", "seed_ints", "stamp"]

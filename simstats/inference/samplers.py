@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
@@ -21,19 +24,150 @@ MCMC = ("nutpie", "pymc", "numpyro", "blackjax")
 
 
 def _sample_nutpie(model, init, jitter_rvs, draws, tune, chains, seed, progress, target_accept, backend,
-                   adaptation):
+                   adaptation, gate=None, compiled=None):
     import nutpie
 
     t0 = time.perf_counter()
-    cm = nutpie.compile_pymc_model(model, backend=backend,
-                                   gradient_backend="jax" if backend == "jax" else "pytensor",
-                                   initial_points=init, jitter_rvs=jitter_rvs)
+    key = ("nutpie", backend)
+    cm = None if compiled is None else compiled.get(key)
+    if cm is None:
+        cm = nutpie.compile_pymc_model(model, backend=backend,
+                                       gradient_backend="jax" if backend == "jax" else "pytensor",
+                                       initial_points=init, jitter_rvs=jitter_rvs)
+        if compiled is not None:
+            compiled[key] = cm
     t1 = time.perf_counter()
-    idata = nutpie.sample(cm, draws=draws, tune=tune, chains=chains, cores=min(chains, os.cpu_count() or 1),
-                          seed=seed, progress_bar=progress, target_accept=target_accept,
-                          adaptation=adaptation)
-    _raise_if_cut_short(idata, draws)
-    return idata, {"compile": t1 - t0, "sample": time.perf_counter() - t1}
+    kw = dict(draws=draws, tune=tune, chains=chains, cores=min(chains, os.cpu_count() or 1), seed=seed,
+              progress_bar=progress, target_accept=target_accept, adaptation=adaptation)
+    if gate is None:
+        idata = nutpie.sample(cm, **kw)
+        _raise_if_cut_short(idata, draws)
+        return idata, {"compile": t1 - t0, "sample": time.perf_counter() - t1}
+    # every chain at once (threads share the cores): a block is complete only when the slowest chain has drawn it,
+    # and with fewer cores than chains nutpie would start the last chains only after the first finished the budget
+    kw["cores"] = chains
+    kw["save_warmup"] = False          # every look copies the trace: without the warm-up it is a third as long
+    # nutpie's progress reports (a background thread, every 100 ms) say cheaply how far each chain is, so that the
+    # trace is copied only when the slowest chain has completed the next block
+    finished = [0] * chains
+
+    def on_progress(chain_progress) -> None:
+        finished[:] = [max(0, int(p.finished_draws) - tune) for p in chain_progress]
+
+    kw["progress_callback"] = on_progress
+    idata, record = sample_to_gate(nutpie.sample(cm, blocking=False, **kw), gate, draws,
+                                   drawn=lambda: min(finished))
+    return idata, {"compile": t1 - t0, "sample": time.perf_counter() - t1, "gate": record}
+
+
+@dataclass
+class Gate:
+    """Sampling to the convergence gate: after warm-up, the chains' draws are checked every ``block`` draws per
+    chain, and sampling stops at the first check whose ``verdict`` is not ``"continue"`` (``"pass"``: the gate is
+    met; ``"stop"``: more draws will not help, such as divergences) or when ``max_seconds`` (0: none) have passed.
+
+    The draws kept are the first ``n`` of every chain, ``n`` a multiple of ``block`` (or the whole budget), and the
+    checks see exactly those draws, so that where sampling stops depends on the draws alone, not on how fast the
+    chains ran: the same seed gives the same draws. A time limit, when it ends the run, gives up that promise and
+    says so (``stopped = "time"``).
+
+    ``verdict(idata) -> (verdict, summary)``; ``on_check(n, verdict, summary)`` reports each check.
+    """
+
+    block: int
+    verdict: Callable[[Any], tuple[str, dict]]
+    max_seconds: float = 0.0
+    on_check: Callable[[int, str, dict], None] | None = None
+    poll: float = 0.2
+
+
+def draws_done(idata, group: str = "sample_stats") -> int:
+    """Draws every chain has completed in ``group`` (``warmup_sample_stats``: warm-up steps); nutpie pads a chain
+    that is behind with NaN."""
+    try:
+        stat = np.asarray(idata[group]["step_size"])
+    except KeyError:
+        return 0
+    if stat.size == 0:
+        return 0
+    return int(np.isfinite(stat).sum(axis=1).min())
+
+
+def first_draws(idata, n: int):
+    """``idata`` with its posterior and sample statistics cut to every chain's first ``n`` draws (the warm-up kept)."""
+    out = idata.copy()
+    for group in ("posterior", "sample_stats"):
+        if group in idata.children:
+            out[group] = idata[group].isel(draw=slice(0, n))
+    return out
+
+
+def _is_finished(background) -> bool:
+    try:
+        return bool(background.is_finished)
+    except TimeoutError:          # nutpie 0.16 answers a running sampler's is_finished so
+        return False
+
+
+def sample_to_gate(background, gate: Gate, budget: int, drawn: Callable[[], int] | None = None):
+    """Run a non-blocking nutpie sampler (``nutpie.sample(..., blocking=False)`` with ``draws=budget``) until
+    ``gate`` stops it; returns ``(idata, record)``, the record saying why it stopped and what each check saw.
+    Ctrl-C (or SIGTERM mapped to it) cancels the sampler and is passed on.
+
+    ``drawn()``: the posterior draws the slowest chain has completed, from nutpie's progress reports. Every look at
+    a running sampler copies its whole trace (~0.4 s on the bundled log, whatever its length), so with ``drawn`` the
+    trace is looked at only once a block is complete; without it, every ``poll`` seconds."""
+    t0 = time.perf_counter()
+    checks: list[dict] = []
+    k = 1
+    cost = {"looks": 0, "look_s": 0.0, "check_s": 0.0}
+
+    def record(stopped: str, n: int) -> dict:
+        return {"stopped": stopped, "draws": n, "block": gate.block, "checks": checks, "drawn": int(done),
+                **{k: round(v, 3) for k, v in cost.items()}}
+
+    try:
+        while True:
+            finished = _is_finished(background)
+            late = bool(gate.max_seconds) and time.perf_counter() - t0 > gate.max_seconds
+            if not finished and not late and drawn is not None and drawn() < min(k * gate.block, budget):
+                time.sleep(gate.poll)
+                continue
+            t1 = time.perf_counter()
+            with warnings.catch_warnings():     # a trace of a few draws: ArviZ warns that chains outnumber draws
+                warnings.simplefilter("ignore", UserWarning)
+                trace = background.wait() if finished else background.inspect()
+            cost["looks"] += 1
+            cost["look_s"] += time.perf_counter() - t1
+            done = budget if finished else draws_done(trace)
+            if finished:
+                _raise_if_cut_short(trace, budget)
+            while k * gate.block <= min(done, budget):
+                n = k * gate.block
+                t1 = time.perf_counter()
+                head = first_draws(trace, n)
+                verdict, summary = gate.verdict(head)
+                cost["check_s"] += time.perf_counter() - t1
+                checks.append({"draws": n, "verdict": verdict, **summary})
+                if gate.on_check is not None:
+                    gate.on_check(n, verdict, summary)
+                if verdict != "continue":
+                    if not finished:
+                        background.cancel()
+                    return head, record("gate" if verdict == "pass" else "checks", n)
+                k += 1
+            if finished:
+                return trace, record("budget", budget)
+            if late and done > 0:
+                background.cancel()
+                return first_draws(trace, done), record("time", done)
+            time.sleep(gate.poll)
+    except BaseException:
+        try:
+            background.cancel()
+        except Exception:  # noqa: BLE001 - already stopped; the original error is what matters
+            pass
+        raise
 
 
 def _raise_if_cut_short(idata, draws: int) -> None:
@@ -173,14 +307,20 @@ def _sample_pathfinder(model, init, draws, seed, progress):
 
 
 def run_sampler(sampler: str, model, start, *, draws: int, tune: int, chains: int, seed: int, rng: np.random.Generator,
-                progress: bool, target_accept: float, backend: str = "numba", adaptation: str = "low_rank"):
+                progress: bool, target_accept: float, backend: str = "numba", adaptation: str = "low_rank",
+                gate: Gate | None = None, compiled: dict | None = None):
     """Sample ``model`` from ``start`` with ``sampler``; returns ``(idata, timings)``. Every chain starts from the
-    start values, jittered by their rules (fingerprints never: chains keep the spec's labelling)."""
+    start values, jittered by their rules (fingerprints never: chains keep the spec's labelling).
+
+    With a ``gate`` (nutpie only), ``draws`` is a budget per chain and sampling stops at the gate
+    (:func:`sample_to_gate`; ``timings["gate"]`` says where and why); the other samplers draw ``draws`` exactly.
+    ``compiled``: a dict in which nutpie keeps its compiled model, so that a second run of one model (the
+    divergence ladder) does not compile again."""
     if sampler == "nutpie":
         fixed = start.fixed()
         jit = {rv for rv in model.free_RVs if rv.name not in fixed}
         return _sample_nutpie(model, start.values, jit, draws, tune, chains, seed, progress, target_accept, backend,
-                              adaptation)
+                              adaptation, gate, compiled)
     if sampler == "pymc":
         return _sample_pymc(model, start.jittered(chains, rng), draws, tune, chains, seed, progress, target_accept)
     if sampler in ("numpyro", "blackjax"):
@@ -191,4 +331,4 @@ def run_sampler(sampler: str, model, start, *, draws: int, tune: int, chains: in
     return _sample_pathfinder(model, start.values, draws * chains, seed, progress)
 
 
-__all__ = ["MCMC", "SAMPLERS", "run_sampler"]
+__all__ = ["MCMC", "SAMPLERS", "Gate", "draws_done", "first_draws", "run_sampler", "sample_to_gate"]

@@ -110,6 +110,14 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
               f"{d['min_ess_bulk']:.0f}, min tail ESS {d.get('min_ess_tail', float('nan')):.0f}, "
               f"{d['divergences']} divergences"
               + (", labels switched" if d["label_switching"] else "") + ")"))
+    s = d.get("sampling") or {}
+    if s.get("until") == "gate":
+        why = {"gate": "the gate passed", "checks": "more draws could not mend what the checks found",
+               "budget": "the draw budget ran out before the gate passed: raise [sampler] draws, or give "
+                         "--draws N --until-gate",
+               "time": "the time limit ended it (draws then depend on speed)"}.get(s.get("stopped"), "")
+        con.print(f"  - sampled to the gate: {s['draws']:,} of up to {s['budget']:,} draws per chain ({why})",
+                  highlight=False)
     for step in d.get("ladder", []):
         con.print(f"  - sampled again after {step['divergences']} divergent transitions at target_accept "
                   f"{step['target_accept']}" + (f", tune {step['tune']}" if "tune" in step else "")

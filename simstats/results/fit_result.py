@@ -279,7 +279,17 @@ class FitResult:
                 "divergences": d.divergences, "label_switching": d.label_switching, "merged_personas": d.merged,
                 "status": d.status, "messages": d.messages,
                 # runs given up for divergences before the one reported (inference.fit's ladder)
-                "ladder": list(self.meta.get("ladder") or [])}
+                "ladder": list(self.meta.get("ladder") or []), "sampling": self.sampling_dict()}
+
+    def sampling_dict(self) -> dict[str, Any]:
+        """How the draws were chosen: ``until`` ``"gate"`` (drawn in blocks until the convergence gate, ``stopped``
+        saying why sampling ended: ``gate``, ``checks`` (divergences or switched personas), ``budget``, ``time``)
+        or ``"draws"`` (a fixed count); ``draws`` per chain and the ``budget``. Empty for results saved before."""
+        m, g = self.meta, self.meta.get("gate") or {}
+        if "until" not in m:
+            return {}
+        return {"until": m["until"], "draws": m.get("drawn"), "budget": m.get("budget"),
+                "stopped": g.get("stopped"), "block": g.get("block")}
 
     def behaviour_dicts(self, prob: float = PROB) -> dict[str, Any]:
         """The part of the JSON report every kind shares: ``{"behaviours": {name: {"rule", "rates": {condition:

@@ -43,7 +43,8 @@ def resolve_patterns(data: Any, roles: Roles | None = None) -> Patterns:
 def fit(spec: ModelSpec | str | Path | None = None, data: Any = None, *, roles: Roles | None = None,
         sampler: str | None = None, draws: int | None = None, tune: int | None = None, chains: int | None = None,
         seed: int | None = None, progress: bool = True, require_converged: bool = False,
-        fingerprints_from: FitResult | str | Path | None = None, fingerprints_fixed: bool = False) -> FitResult:
+        fingerprints_from: FitResult | str | Path | None = None, fingerprints_fixed: bool = False,
+        until: str | None = None) -> FitResult:
     """Fit a persona model to logs and return the fitted result.
 
     ``sampler`` is one of ``nutpie`` (default), ``pymc``, ``numpyro``, ``blackjax``, ``advi``, ``pathfinder``;
@@ -52,6 +53,10 @@ def fit(spec: ModelSpec | str | Path | None = None, data: Any = None, *, roles: 
     ``fingerprints_from`` (a fit, or a saved run folder) reuses its personas: its posterior fingerprints become the
     priors of this fit (``fingerprints_fixed``: held at their posterior mean), see
     :mod:`simstats.results.transfer`; a run whose personas or measures do not match is refused.
+
+    Sampling stops at the convergence gate (R-hat <= 1.01, bulk and tail ESS >= 400), checked every
+    ``[sampler] block`` draws per chain, within the spec's ``draws`` per chain; ``draws`` given here forces exactly that
+    many, unless ``until="gate"`` makes it the budget. ``result.sampling_dict()`` says where and why sampling stopped.
 
     >>> import simstats                                     # doctest: +SKIP
     >>> result = simstats.fit(data=simstats.load_dataset("clarifying_em"), seed=1)   # doctest: +SKIP
@@ -67,10 +72,12 @@ def fit(spec: ModelSpec | str | Path | None = None, data: Any = None, *, roles: 
 
         s = transfer_spec(s, pats, fingerprints_from, fixed=fingerprints_fixed)
     out = inference.fit(s, pats, sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed,
-                        progress=progress)
+                        progress=progress, until=until)
     result = FitResult(out.idata, s, pats, out.sampler, dict(out.timings),
                        {"seed": seed, "draws": draws, "tune": tune, "chains": chains,
                         "target_accept": out.settings["target_accept"], "ladder": out.settings["ladder"],
+                        "until": out.settings["until"], "drawn": out.settings["draws"],
+                        "budget": out.settings["budget"], "gate": out.settings["gate"],
                         **({"fingerprints_from": str(fingerprints_from)}
                            if isinstance(fingerprints_from, (str, Path)) else {})})
     result.__dict__["diagnostics"] = out.diagnostics      # computed once by the fit (cached_property slot)

@@ -51,7 +51,7 @@ _CONDITIONS = {"effects", "coef_sd"}
 _EFFECT = {"column", "kind", "reference", "width", "degree", "transform"}
 _EFFECT_KINDS = {"indicator", "categorical", "numeric", "changepoint", "smooth"}
 _PRIORS = {"anchor_strength", "verdict_strength"}
-_SAMPLER = {"name", "draws", "tune", "chains", "target_accept"}
+_SAMPLER = {"name", "draws", "tune", "chains", "target_accept", "until", "block", "max_seconds"}
 _SAMPLERS = {"nutpie", "pymc", "numpyro", "blackjax", "advi", "pathfinder"}
 MAX_DRAWS, MAX_CHAINS = 10_000_000, 64     # the command line's bounds of --draws / --tune and --chains
 
@@ -370,7 +370,10 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
                           int(_num(s.get("draws", 1000), "sampler.draws", src, lo=1, hi=MAX_DRAWS, integer=True)),
                           int(_num(s.get("tune", 1000), "sampler.tune", src, lo=0, hi=MAX_DRAWS, integer=True)),
                           int(_num(s.get("chains", 4), "sampler.chains", src, lo=1, hi=MAX_CHAINS, integer=True)),
-                          float(_num(s.get("target_accept", 0.8), "sampler.target_accept", src, lo=0.5, hi=0.999)))
+                          float(_num(s.get("target_accept", 0.8), "sampler.target_accept", src, lo=0.5, hi=0.999)),
+                          _choice(s.get("until", "gate"), {"gate", "draws"}, "sampler.until", src),
+                          int(_num(s.get("block", 200), "sampler.block", src, lo=10, hi=MAX_DRAWS, integer=True)),
+                          float(_num(s.get("max_seconds", 0.0), "sampler.max_seconds", src, lo=0)))
     return ModelSpec(
         name=name, personas=personas, measures=tuple(measures), hierarchy=hier, prompt=prompt,
         conditions=conditions, verdict_likelihood=vlik,

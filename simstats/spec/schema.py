@@ -19,7 +19,8 @@ from simstats.theory.rules import Behaviour
 #: (section, key, default) of spec keys added after the first saved results (see ``ModelSpec.to_dict``)
 _ADDED_LATER = [("hierarchy", "variance", "independent"), ("conditions", "effects", {}),
                 ("conditions", "coef_sd", 5.0), ("fingerprints", "vary", "shared"), ("fingerprints", "sigma", 0.5),
-                ("prompt", "interactions", ()), ("fingerprints", "transfer", {}), ("fingerprints", "source", {})]
+                ("prompt", "interactions", ()), ("fingerprints", "transfer", {}), ("fingerprints", "source", {}),
+                ("sampler", "until", "gate"), ("sampler", "block", 200), ("sampler", "max_seconds", 0.0)]
 #: (section, key, default) of keys inside each ``[conditions] effects.<name>`` table added later
 _EFFECT_ADDED_LATER = [("width", None), ("degree", None), ("transform", None)]
 #: (key, default) of top-level ``ModelSpec`` fields added later (left out of ``to_dict`` at their default)
@@ -181,13 +182,21 @@ class FingerprintSpec:
 
 @dataclass(frozen=True)
 class SamplerSpec:
-    """Default sampler settings (``fit`` arguments override them)."""
+    """Default sampler settings (``fit`` arguments override them).
+
+    ``until = "gate"`` (the default): after warm-up, nutpie draws in blocks of ``block`` draws per chain until every
+    parameter passes the convergence gate (R-hat <= 1.01, bulk and tail ESS >= 400) or ``draws`` (then a budget
+    per chain) or ``max_seconds`` (0: no time limit) is spent. ``until = "draws"``: exactly ``draws`` per chain.
+    """
 
     name: str = "nutpie"
     draws: int = 1000
     tune: int = 1000
     chains: int = 4
     target_accept: float = 0.8
+    until: str = "gate"
+    block: int = 200
+    max_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
