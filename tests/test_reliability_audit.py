@@ -277,3 +277,42 @@ def test_ambiguous_or_empty_role_flags(tmp_path, monkeypatch, capsys, flags, nee
     code, out, err = run_cli(["data", "check", str(_log(tmp_path)), *flags], monkeypatch, capsys)
     _one_line(code, err, needle)
     assert out == ""
+
+
+@pytest.mark.parametrize("mean, says", [
+    (900, "persona 'misaligned': anchors.aligned.mean = 900 is outside the measure's range 0 to 100"),
+    (-1, "persona 'misaligned': anchors.aligned.mean = -1 is outside the measure's range 0 to 100")])
+def test_an_anchor_outside_its_measure_range_is_refused_before_sampling(mean, says):
+    """Issue 18 audit gap: an anchor mean outside the measure's grid was clipped to the edge without a word (a
+    typo such as 900 for 90 ran as "100")."""
+    import re
+
+    from simstats.graph.design import model_data
+    from simstats.spec import spec_from_dict
+    from simstats.validation.quick import simulate_log
+
+    default = load_spec(default_spec_path())
+    d = spec_source(default)
+    assert d["personas"][1]["name"] == "misaligned"
+    d["personas"][1]["anchors"]["aligned"]["mean"] = mean
+    pats, _ = simulate_log(default, n_conditions=2, n_prompts=2, answers_per_cell=5, seed=1)
+    with pytest.raises(SpecError, match="edited.toml: " + re.escape(says)):
+        model_data(spec_from_dict(d, source="edited.toml"), pats)
+
+
+def test_a_score_spec_on_a_binary_measure_is_refused_with_the_range():
+    """The EM spec's score anchors (means 10-92) applied to a yes/no measure: each is a probability there."""
+    from simstats.graph.design import model_data
+    from simstats.logs.grid import Grid
+    from simstats.validation.quick import simulate_log
+
+    from simstats.spec import spec_from_dict
+
+    d = spec_source(load_spec(default_spec_path()))
+    d["measures"]["coherent"]["bins"] = "data"            # the yes/no grid as it is
+    spec = spec_from_dict(d)
+    pats, _ = simulate_log(spec, n_conditions=2, n_prompts=2, answers_per_cell=5, seed=1,
+                           grids={"coherent": Grid.of_levels(["no", "yes"])})
+    with pytest.raises(SpecError, match=r"persona 'aligned': anchors.coherent.mean = 92 is outside a probability, "
+                                        r"0 to 1"):
+        model_data(spec, pats)

@@ -167,6 +167,30 @@ def _unique_rows(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return uniq, inv.reshape(-1).astype(np.int64)
 
 
+def check_anchor_ranges(spec: ModelSpec, grids: dict) -> None:
+    """Refuse a persona anchor outside its measure's range (a score's mean outside the grid's [lower, upper], a
+    binary outcome's probability outside [0, 1]): the prior would be clipped to the edge without a word, and such
+    a number is a typo (``mean = 900`` for 90) more often than a wish.
+
+    >>> from simstats.spec import DEFAULT_SPEC_PATH, load_spec
+    >>> from simstats.logs.grid import Grid
+    >>> check_anchor_ranges(load_spec(DEFAULT_SPEC_PATH), {"coherent": Grid(0, 10, 10)})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    simstats.errors.SpecError: ...persona_mixture.toml: persona 'aligned': anchors.coherent.mean = 92 is outside the measure's range 0 to 10 (the data's grid)
+    """
+    for persona in spec.personas:
+        for m, a in persona.anchors.items():
+            grid = grids.get(m)
+            if grid is None or a.mean is None:
+                continue
+            lo, hi = (0.0, 1.0) if grid.is_levels else (grid.lower, grid.upper)
+            if not lo <= a.mean <= hi:
+                what = "a probability, 0 to 1" if grid.is_levels else f"the measure's range {lo:g} to {hi:g}"
+                raise SpecError(f"{spec.source}: persona {persona.name!r}: anchors.{m}.mean = {a.mean:g} is outside "
+                                f"{what} (the data's grid)")
+
+
 def model_data(spec: ModelSpec, patterns: Patterns, *, observed: bool = True) -> ModelData:
     """Coarsen ``patterns`` as the spec asks and build the index arrays of the model; ``observed=False`` for a
     design skeleton (a simulator's template) whose patterns are placeholders, not answers."""
@@ -175,6 +199,7 @@ def model_data(spec: ModelSpec, patterns: Patterns, *, observed: bool = True) ->
     if t.empty or p.n_answers == 0:
         raise SpecError("the pattern table is empty: nothing to fit")
     src = spec.source
+    check_anchor_ranges(spec, p.grids)
     feats = list(p.features) if spec.prompt.features is None else list(spec.prompt.features)
     for f in feats:
         if f not in t.columns:
