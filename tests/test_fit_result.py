@@ -60,7 +60,8 @@ def test_report_json_has_the_documented_keys(small_fit):
         assert abs(sum(s["mean"] for s in shares.values()) - 1) < 1e-9
 
 
-@pytest.mark.parametrize("damage", ["flip_byte", "edit_spec", "delete_patterns", "edit_patterns"])
+@pytest.mark.parametrize("damage", ["flip_byte", "edit_spec", "delete_patterns", "edit_patterns", "edit_seed",
+                                    "edit_diagnostic"])
 def test_tampered_result_is_refused(small_fit, tmp_path, damage):
     out = save_result(small_fit, tmp_path / "run")
     if damage == "flip_byte":
@@ -72,6 +73,15 @@ def test_tampered_result_is_refused(small_fit, tmp_path, damage):
         meta = json.loads((out / "meta.json").read_text())
         meta["spec"]["priors"]["anchor_strength"] = 99.0
         (out / "meta.json").write_text(json.dumps(meta))
+    elif damage in ("edit_seed", "edit_diagnostic"):          # fields outside the files, the spec and the data
+        meta = json.loads((out / "meta.json").read_text())
+        if damage == "edit_seed":
+            meta["seed"] = 12345
+        else:
+            meta["timings"]["total"] = 1.0
+        (out / "meta.json").write_text(json.dumps(meta))
+        with pytest.raises(ResultFileError, match="the metadata was edited"):
+            load_result(out)
     elif damage == "delete_patterns":
         (out / "patterns.parquet").unlink()
     else:

@@ -150,8 +150,8 @@ def _edit(folder: Path, change) -> Path:
     ("no_grids", lambda m: m["patterns"].pop("grids") and None, "damaged or edited patterns (KeyError"),
 ])
 def test_edited_metadata_is_one_line(tmp_path, monkeypatch, capsys, name, change, needle):
-    """meta.json is not checksummed (it holds the checksums): an edit of its structure raised AttributeError or
-    KeyError; now each is one line naming the run."""
+    """meta.json holds the checksums (its own fields have a digest, which these hand-written runs lack): an edit of
+    its structure raised AttributeError or KeyError; now each is one line naming the run."""
     run = _edit(_fake_run(tmp_path / name), change)
     code, _, err = run_cli(["report", str(run)], monkeypatch, capsys)
     _one_line(code, err, name, needle)

@@ -49,6 +49,13 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _meta_digest(meta: dict) -> str:
+    """SHA-256 of the metadata without its own digest, key order aside: an edit to any field (a seed, a setting, a
+    diagnostic) shows, not only edits to the files, the spec and the patterns."""
+    body = {k: v for k, v in meta.items() if k != "meta_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def is_result_folder(path: Path) -> bool:
     """Whether ``path`` is a folder written by :func:`save_result` (its ``meta.json`` says so)."""
     try:
@@ -76,8 +83,10 @@ def save_result(result: FitResult, out: str | Path, *, overwrite: bool = True) -
             "versions": package_versions(), "sampler": result.sampler, "timings": result.timings,
             "files": {f: _sha256(tmp / f) for f in FILES}, **{k: v for k, v in result.meta.items() if k != "files"},
         }
+        meta = json.loads(json.dumps(meta, default=str))     # as it will read back
+        meta["meta_sha256"] = _meta_digest(meta)
         # keys in the order they were built (a spec's tables keep their authored order when read back)
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
     return out
 
 
@@ -138,5 +147,8 @@ def load_result(path: str | Path, *, spec: ModelSpec | None = None, patterns: Pa
         raise ResultFileError(f"{path / 'posterior.nc'}: cannot be read ({e})") from None
     if "posterior" not in idata.children:
         raise ResultFileError(f"{path / 'posterior.nc'}: holds no posterior group (not written by simstats fit)")
-    extra = {k: v for k, v in meta.items() if k not in {"spec", "patterns", "files"}}
+    # after the checks above, whose messages say more; results saved before the digest existed have none
+    if "meta_sha256" in meta and meta["meta_sha256"] != _meta_digest(meta):
+        raise ResultFileError(f"{meta_file}: the metadata was edited (its fields do not match their checksum); refit")
+    extra = {k: v for k, v in meta.items() if k not in {"spec", "patterns", "files", "meta_sha256"}}
     return FitResult(idata, stored_spec, pats, meta.get("sampler", ""), meta.get("timings", {}), extra)
