@@ -554,7 +554,11 @@ def main() -> None:
         sys.exit(130)
     except Exception as e:  # click usage errors carry their own exit code (2)
         if isinstance(e, _click_exceptions()):
-            e.show()
+            # one line like every other user error, pointing at the command's help instead of printing its usage
+            ctx = getattr(e, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None and hasattr(e, "ctx") else ""
+            err.print(Text.assemble(("error:", "red"), f" {' '.join(e.format_message().split())}{hint}"),
+                      highlight=False, soft_wrap=True)
             sys.exit(e.exit_code)
         raise
     if rc == 130:                          # typer turned a KeyboardInterrupt into its exit code

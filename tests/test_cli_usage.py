@@ -1,4 +1,5 @@
-"""Usage mistakes on the command line give click's one-paragraph message and exit 2, never a traceback."""
+"""Usage mistakes on the command line give one line (click's message and where to find the command's help) and
+exit 2, never a traceback; and a fuzz of every numeric option of every command with values out of its range."""
 
 from __future__ import annotations
 
@@ -18,3 +19,64 @@ def test_usage_errors_are_one_message_and_exit_2(args, message):
     r = subprocess.run([sys.executable, "-m", "simstats.cli", *args], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stderr
     assert message in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error:"), r.stderr
+    assert "--help" in r.stderr, r.stderr
+
+
+def _numeric_options():
+    """(command, option, kind, min, max) of every numeric option of every command, read from the app itself."""
+    import typer.main
+
+    from simstats.cli import app
+
+    out = []
+
+    def walk(cmd, path):
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, [*path, name])
+        for p in getattr(cmd, "params", []):
+            if not p.opts or not p.opts[0].startswith("--"):
+                continue
+            kind = {"int": "int", "float": "float"}.get(p.bare_type())      # typer's own parameter types
+            if kind:
+                out.append((tuple(path), p.opts[0], kind, p.min, p.max))
+
+    walk(typer.main.get_command(app), [])
+    return out
+
+
+OPTIONS = _numeric_options()
+
+
+def test_the_fuzz_sees_the_numeric_options():
+    names = {(c, o) for c, o, *_ in OPTIONS}
+    assert {(("fit",), "--draws"), (("fit",), "--seed"), (("fit",), "--chains")} <= names, names
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # argv is set afresh per example
+@given(data=st.data())
+def test_any_bad_numeric_option_value_is_one_line_and_exit_2(data, monkeypatch, capsys, tmp_path):
+    """Every numeric option of every command, given a value outside its type or range (text, a fraction for a whole
+    number, below its minimum, above its maximum, NaN): exit 2 and one line, before any work."""
+    from conftest import run_cli
+
+    command, option, kind, lo, hi = data.draw(st.sampled_from(OPTIONS))
+    bad = [st.sampled_from(["abc", "", "1e", "--", "0x1g", "１"])]
+    if kind == "int":
+        bad.append(st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: x != int(x)).map(repr))
+    else:
+        bad.append(st.just("nan") if lo is not None or hi is not None else st.just("abc"))
+    if lo is not None:
+        bad.append(st.integers(max_value=int(lo) - 1 if kind == "int" else int(lo) - 1).map(str))
+    if hi is not None:
+        bad.append(st.integers(min_value=int(hi) + 1).map(str))
+    value = data.draw(st.one_of(*bad))
+    args = [*command, f"{option}={value}", str(tmp_path / "no_spec.toml"), str(tmp_path / "no_log.csv")]
+    code, _, err = run_cli(args, monkeypatch, capsys)
+    assert code == 2, (args, code, err)
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and err.startswith("error:"), (args, err)
+    assert option in err, (args, err)            # refused for the option, not for the missing files after it
