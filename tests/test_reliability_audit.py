@@ -316,3 +316,13 @@ def test_a_score_spec_on_a_binary_measure_is_refused_with_the_range():
     with pytest.raises(SpecError, match=r"persona 'aligned': anchors.coherent.mean = 92 is outside a probability, "
                                         r"0 to 1"):
         model_data(spec, pats)
+
+
+def test_a_billion_bins_is_refused_when_the_spec_is_read(tmp_path, monkeypatch, capsys):
+    """``bins = 1000000000``: ``simstats simulate`` asked numpy for 7.45 GiB and died with a traceback."""
+    spec = tmp_path / "big.toml"
+    spec.write_text(Path(default_spec_path()).read_text().replace("\nbins = 10\n", "\nbins = 1000000000\n"))
+    code, _, err = run_cli(["simulate", str(spec), "--out", str(tmp_path / "sim.csv"), "--seed", "1"], monkeypatch,
+                           capsys)
+    _one_line(code, err, "big.toml", "measures.aligned.bins must be <= 10000")
+    assert not (tmp_path / "sim.csv").exists()

@@ -54,6 +54,9 @@ _PRIORS = {"anchor_strength", "verdict_strength"}
 _SAMPLER = {"name", "draws", "tune", "chains", "target_accept", "until", "block", "max_seconds"}
 _SAMPLERS = {"nutpie", "pymc", "numpyro", "blackjax", "advi", "pathfinder"}
 MAX_DRAWS, MAX_CHAINS = 10_000_000, 64     # the command line's bounds of --draws / --tune and --chains
+#: a measure's most categories: a 0-100 score in steps of 0.01; beyond it every table (K x bins per cell) is memory
+#: for nothing, and a simulation of a billion bins asked for gigabytes before failing
+MAX_BINS = 10_000
 
 
 def _check_keys(d: Any, allowed: set[str], where: str, src: str) -> dict:
@@ -292,7 +295,7 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> ModelSpec:
         fam = _choice(md.get("likelihood", "categorical"), set(FAMILIES), f"measures.{m}.likelihood", src)
         bins = md.get("bins", 10)
         if bins is not None and bins != "data":
-            bins = int(_num(bins, f"measures.{m}.bins", src, lo=1, integer=True))
+            bins = int(_num(bins, f"measures.{m}.bins", src, lo=1, hi=MAX_BINS, integer=True))
         measures.append(MeasureSpec(m, fam, None if bins == "data" else bins))
 
     model_kind = _choice(model.get("kind", "mixture"), set(KIND_RULES), "model.kind", src)
