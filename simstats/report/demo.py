@@ -31,7 +31,7 @@ def run_demo(out_dir: str | Path = "simstats-demo", *, fit_model: bool = True, s
 
     Everything is written into a temporary folder that replaces ``out_dir`` only when complete; an earlier demo
     folder is replaced only with ``force``, anything else at ``out_dir`` never. The persona fit samples the
-    default spec's chains and draws (a few minutes on 2 cores); the rate model about a minute.
+    default spec's chains and draws (a few minutes on 2 cores); the rate model about 1.5 minutes.
     ``fit_model=False`` stops after the data check.
     """
     from simstats.outputs import writing

@@ -87,6 +87,11 @@ def threshold_counts(patterns: Patterns, rule: Behaviour | None = None, *, by_pr
     return _counts(patterns, rule or declared_behaviour(patterns), by_prompt=by_prompt)
 
 
+#: the rate model's budget of draws per chain when sampling to the gate: on the bundled log its base-model sd needs
+#: about 1,100 draws per chain to reach a bulk ESS of 400 (388 at 1,000)
+GATE_BUDGET = 3000
+
+
 def rate_spec(rule: Behaviour, patterns: Patterns, *, by_prompt: bool = False,
               mu_prior: tuple[float, float] = (0.0, 2.5), sd_scale: float = 1.5, draws: int = 1000,
               tune: int = 1000, chains: int = 4, target_accept: float = 0.95) -> ModelSpec:
@@ -106,7 +111,7 @@ def rate_spec(rule: Behaviour, patterns: Patterns, *, by_prompt: bool = False,
 
 
 def fit_rate_model(patterns: Patterns, rule: Behaviour | None = None, *, by_prompt: bool = False,
-                   draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int | None = None,
+                   draws: int | None = None, tune: int = 1000, chains: int = 4, seed: int | None = None,
                    prob: float = PROB, mu_prior: tuple[float, float] = (0.0, 2.5), sd_scale: float = 1.5,
                    target_accept: float = 0.95, progress: bool = False,
                    log_likelihood: bool = True) -> RateModelResult:
@@ -117,6 +122,8 @@ def fit_rate_model(patterns: Patterns, rule: Behaviour | None = None, *, by_prom
     (coarsest first) are the hierarchy. ``rule``: the thresholded behaviour counted (default the first the roles
     declare, for EM logs ``aligned < 30 and coherent > 50``; the denominator is every used answer). Priors: ``mu ~ Normal(*mu_prior)`` on
     the log-odds scale, each level's ``sd ~ HalfNormal(sd_scale)``. ``seed`` makes the fit reproducible.
+    Sampling stops at the convergence gate within :data:`GATE_BUDGET` draws per chain; ``draws`` forces exactly
+    that many.
 
     Raises :class:`~simstats.errors.DataError` when a measure of the rule is missing.
 
@@ -129,9 +136,10 @@ def fit_rate_model(patterns: Patterns, rule: Behaviour | None = None, *, by_prom
 
     rule = rule or declared_behaviour(patterns)
     counts = threshold_counts(patterns, rule)          # checks the measures first: a clear error before any import
-    spec = rate_spec(rule, patterns, by_prompt=by_prompt, mu_prior=mu_prior, sd_scale=sd_scale, draws=draws,
-                     tune=tune, chains=chains, target_accept=target_accept)
-    out = inference.fit(spec, patterns, seed=seed, progress=progress)
+    spec = rate_spec(rule, patterns, by_prompt=by_prompt, mu_prior=mu_prior, sd_scale=sd_scale,
+                     draws=GATE_BUDGET if draws is None else draws, tune=tune, chains=chains,
+                     target_accept=target_accept)
+    out = inference.fit(spec, patterns, seed=seed, progress=progress, until="gate" if draws is None else "draws")
     result = FitResult(out.idata, spec, patterns, out.sampler, dict(out.timings), {"seed": seed})
     result.__dict__["diagnostics"] = out.diagnostics
     rate = np.asarray(out.idata["posterior"]["rate"])
