@@ -183,7 +183,9 @@ def test_an_interrupted_or_killed_fit_leaves_no_result(tmp_path, sig, code):
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_until_sampling(p)
     p.send_signal(sig)
-    _, err = p.communicate(timeout=120)
+    # the signal may land while numba compiles the model (cold cache on a loaded machine: up to ~90 s), and Python
+    # acts on it only when that compile returns; the claim is the exit and what is left, not how fast
+    _, err = p.communicate(timeout=600)
     assert p.returncode == code, err
     if code == 130:
         assert "interrupted" in err and "Traceback" not in err
