@@ -139,7 +139,7 @@ def _worst(stat, post, names: list[str], pick) -> tuple[float, str]:
             continue
         v = np.atleast_1d(np.asarray(stat[n]))[live]
         v = float(np.nanmax(v) if pick is max else np.nanmin(v))
-        if pick(v, worst[0]) == v and v != worst[0]:
+        if (v > worst[0]) if pick is max else (v < worst[0]):
             worst = (v, n)
     return worst
 

@@ -81,11 +81,10 @@ class Gate:
     poll: float = 0.2
 
 
-def draws_done(idata, group: str = "sample_stats") -> int:
-    """Draws every chain has completed in ``group`` (``warmup_sample_stats``: warm-up steps); nutpie pads a chain
-    that is behind with NaN."""
+def draws_done(idata) -> int:
+    """Posterior draws every chain has completed (nutpie pads a chain that is behind with NaN)."""
     try:
-        stat = np.asarray(idata[group]["step_size"])
+        stat = np.asarray(idata["sample_stats"]["step_size"])
     except KeyError:
         return 0
     if stat.size == 0:
@@ -94,7 +93,7 @@ def draws_done(idata, group: str = "sample_stats") -> int:
 
 
 def first_draws(idata, n: int):
-    """``idata`` with its posterior and sample statistics cut to every chain's first ``n`` draws (the warm-up kept)."""
+    """``idata`` with its posterior and sample statistics cut to every chain's first ``n`` draws (other groups kept)."""
     out = idata.copy()
     for group in ("posterior", "sample_stats"):
         if group in idata.children:
@@ -124,7 +123,7 @@ def sample_to_gate(background, gate: Gate, budget: int, drawn: Callable[[], int]
 
     def record(stopped: str, n: int) -> dict:
         return {"stopped": stopped, "draws": n, "block": gate.block, "checks": checks, "drawn": int(done),
-                **{k: round(v, 3) for k, v in cost.items()}}
+                **{what: round(v, 3) for what, v in cost.items()}}
 
     try:
         while True:
