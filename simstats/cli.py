@@ -321,6 +321,9 @@ def contrast_cmd(run: Annotated[Path, typer.Argument(help="A result folder writt
                  feature: Annotated[str | None, typer.Option(
                      "--feature", help="A and B are two values of this prompt feature, compared within each "
                      "condition (e.g. --feature trigger present absent).")] = None,
+                 at: Annotated[str | None, typer.Option(
+                     "--at", help="Compare the two conditions on their prompts with this feature value only "
+                     "(FEATURE=VALUE, e.g. --at domain=general).")] = None,
                  prob: Annotated[float, typer.Option("--prob", min=0.5, max=0.999,
                                                      help="Interval probability.")] = 0.9,
                  json_: JsonOpt = False) -> None:
@@ -337,7 +340,7 @@ def contrast_cmd(run: Annotated[Path, typer.Argument(help="A result folder writt
         err.print(Text.assemble(("the fit failed its diagnostics; its contrasts would not mean anything:", "red"),
                                 " " + "; ".join(result.diagnostics.messages)), highlight=False)
         raise typer.Exit(1)
-    table = result.contrast(a, b, persona=persona, behaviour=behaviour, feature=feature, prob=prob)
+    table = result.contrast(a, b, persona=persona, behaviour=behaviour, feature=feature, at=at, prob=prob)
     report = contrast_dict(table)
     if json_:
         out.print_json(json.dumps(report, default=float))
@@ -345,6 +348,7 @@ def contrast_cmd(run: Annotated[Path, typer.Argument(help="A result folder writt
     labels = list(table.index.names)
     t = Table(*labels, "mean", "low", "high", "P(> 0)",
               title=f"{report['of']}: {a} minus {b}" + (f" ({feature})" if feature else "")
+              + (f" at {at}" if at else "")
               + f", {prob:.0%} intervals")
     for row in report["rows"]:
         t.add_row(*[str(row[k]) for k in labels], *[("" if row[k] is None else f"{row[k]:+.3f}")

@@ -60,6 +60,29 @@ def test_feature_contrast_is_within_each_condition(small_fit):
     assert t["p_gt_0"].between(0, 1).all()
 
 
+def test_contrast_at_a_feature_value_compares_conditions_there(small_fit):
+    r = small_fit
+    a, b, p = r.conditions[1], r.conditions[0], r.personas[1]
+    t = r.contrast(a, b, persona=p, at="format=json")
+    fs = r.feature_shares("format")["mean"]
+    assert t.loc[p, "mean"] == pytest.approx(fs[(a, "json", p)] - fs[(b, "json", p)], abs=1e-9)
+    assert t.attrs["at"] == "format=json"
+    name = r.behaviours[0].name
+    rate = r.contrast(a, b, behaviour=name, at="format=plain").iloc[0]["mean"]
+    by_level = r.contrast("plain", "plain", feature="format", behaviour=name)      # zero, but checks the table
+    assert (by_level["mean"] == 0).all()
+    from simstats.results.contrast import _at_level
+
+    per_condition, _ = _at_level(r, "format", 0, name)
+    assert rate == pytest.approx((per_condition[..., 1] - per_condition[..., 0]).mean(), abs=1e-12)
+    for bad, needle in (("format", "FEATURE=VALUE"), ("colour=red", "prompt feature"),
+                        ("format=jsn", "did you mean")):
+        with pytest.raises(SimstatsError, match=needle):
+            r.contrast(a, b, at=bad)
+    with pytest.raises(SimstatsError, match="give one of them"):
+        r.contrast("json", "plain", feature="format", at="format=json")
+
+
 def test_evidence_of_a_feature_is_its_coefficient_against_the_reference(small_fit):
     r = small_fit
     ev = r.evidence()
@@ -112,5 +135,8 @@ def test_cli_contrast_prints_the_table_and_json(small_fit, tmp_path, monkeypatch
     code, out, err = run_cli(["contrast", str(run), "json", "plain", "--feature", "format",
                               "--persona", r.personas[1]], monkeypatch, capsys)
     assert code == 0 and "format=json minus format=plain" in out and r.personas[1] in out
+    code, out, err = run_cli(["contrast", str(run), a, b, "--at", "format=json", "--persona", r.personas[1]],
+                             monkeypatch, capsys)
+    assert code == 0 and f"{a} minus {b} at format=json" in out, (out, err)
     code, out, err = run_cli(["contrast", str(run), a + "x", b], monkeypatch, capsys)
     assert code == 2 and "did you mean" in err and "Traceback" not in err

@@ -36,6 +36,8 @@ def contrast_sentence(row_label: str, row, attrs: dict) -> str:
     P(> 0) = 1.00"."""
     where = (f"{attrs['feature']}={attrs['a']} minus {attrs['feature']}={attrs['b']}" if attrs.get("feature")
              else f"{attrs['a']} minus {attrs['b']}")
+    if attrs.get("at"):
+        where += f" at {attrs['at']}"
     if row["mean"] is None or row["mean"] != row["mean"]:     # NaN: no answers on one side
         return f"{row_label}: {where}: no answers on one side"
     pts = lambda x: f"{100 * x:+.1f}"                                      # noqa: E731

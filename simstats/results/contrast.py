@@ -52,52 +52,56 @@ def _pick(value: str, choices: list[str], what: str) -> int:
 
 
 def contrast(result: FitResult, a: str, b: str, *, persona: str | None = None, behaviour: str | None = None,
-             feature: str | None = None, prob: float = PROB) -> pd.DataFrame:
+             feature: str | None = None, at: str | None = None, prob: float = PROB) -> pd.DataFrame:
     """The posterior of (condition ``a``) − (condition ``b``): each persona's share, or one persona's, or a
     behaviour's predicted rate; with ``feature``, ``a`` and ``b`` are two values of that prompt feature and the
-    difference is taken within each condition (rows per condition).
+    difference is taken within each condition (rows per condition). ``at = "feature=value"`` compares the two
+    conditions on their prompts with that feature value only (e.g. two checkpoints on the questions outside their
+    training domain) instead of over each condition's own prompt mix.
 
     Columns ``mean``, ``low``, ``high`` (the ``prob`` interval) and ``p_gt_0`` = P(difference > 0); the table's
     ``attrs`` say what was contrasted.
     """
     if persona is not None and behaviour is not None:
         raise SimstatsError("contrast either a persona's share or a behaviour's rate, not both")
+    if feature is not None and at is not None:
+        raise SimstatsError("contrast: --at compares two conditions at one feature value; with --feature the two "
+                            "values are compared within each condition; give one of them")
     prob = check_prob(prob)
-    for name, value in (("a", a), ("b", b), ("persona", persona), ("behaviour", behaviour), ("feature", feature)):
+    for name, value in (("a", a), ("b", b), ("persona", persona), ("behaviour", behaviour), ("feature", feature),
+                        ("at", at)):
         if value is not None and not isinstance(value, str):
             raise SimstatsError(f"contrast: {name} must be a name (a string), got {value!r}")
     data = result.data
     if feature is None:
         conditions = list(data.conditions)
         ia, ib = _pick(a, conditions, "condition"), _pick(b, conditions, "condition")
+        if at is None:
+            rate = result.behaviour_rate_draws(behaviour) if behaviour is not None else None
+            s = result.share_draws() if behaviour is None else None          # (chain, draw, condition, K)
+        else:
+            at_feature, level = _feature_value(data, at)
+            rate, s = _at_level(result, at_feature, level, behaviour)
+            side = rate[..., [ia, ib]] if s is None else s[..., [ia, ib], :]
+            if not np.isfinite(side).all():
+                raise SimstatsError(f"contrast: {a!r} or {b!r} has no answer with {at}, so nothing can be compared "
+                                    "there")
         if behaviour is not None:
-            rate = result.behaviour_rate_draws(behaviour)                    # (chain, draw, condition)
             draws = {result.behaviour(behaviour).name: rate[..., ia] - rate[..., ib]}
             names = ("behaviour",)
         else:
-            s = result.share_draws()                                         # (chain, draw, condition, K)
             ks = [_pick(persona, result.personas, "persona")] if persona else range(len(result.personas))
             draws = {result.personas[k]: s[..., ia, k] - s[..., ib, k] for k in ks}
             names = ("persona",)
     else:
-        if feature not in data.feature_levels:
-            raise SimstatsError(f"{feature!r} is not a prompt feature of this fit "
-                                f"(features: {list(data.feature_levels) or 'none'})")
-        levels = data.feature_levels[feature]
+        levels = _levels(data, feature)
         ia, ib = _pick(a, levels, f"value of {feature}"), _pick(b, levels, f"value of {feature}")
-        C, L = len(data.conditions), len(levels)
+        rate, s = _by_level(result, feature, behaviour)
         if behaviour is not None:
-            b_ = result.behaviour(behaviour)
-            rate = result.model_kind.behaviour_rate_draws(result, b_, data.feature_mix(feature))
-            rate = rate.reshape(*rate.shape[:-1], C, L)
-            draws = {(c, b_.name): rate[..., i, ia] - rate[..., i, ib] for i, c in enumerate(data.conditions)}
+            b_name = result.behaviour(behaviour).name
+            draws = {(c, b_name): rate[..., i, ia] - rate[..., i, ib] for i, c in enumerate(data.conditions)}
             names = ("condition", "behaviour")
         else:
-            from simstats.kinds.mixture.tables import feature_shares
-
-            if not result.model_kind.has_personas:
-                result.model_kind.share_draws(result)                       # raises its "no personas" message
-            s = feature_shares(result.posterior, data, feature)              # (chain, draw, C, L, K)
             ks = [_pick(persona, result.personas, "persona")] if persona else range(len(result.personas))
             draws = {(c, result.personas[k]): s[..., i, ia, k] - s[..., i, ib, k]
                      for i, c in enumerate(data.conditions) for k in ks}
@@ -105,7 +109,46 @@ def contrast(result: FitResult, a: str, b: str, *, persona: str | None = None, b
     out = difference_table(draws, prob, names)
     out.attrs.update({"a": a, "b": b, "feature": feature, "prob": prob,
                       "of": "rate" if behaviour is not None else "share"})
+    if at is not None:
+        out.attrs["at"] = at
     return out
+
+
+def _levels(data, feature: str) -> list[str]:
+    if feature not in data.feature_levels:
+        raise SimstatsError(f"{feature!r} is not a prompt feature of this fit "
+                            f"(features: {list(data.feature_levels) or 'none'})")
+    return list(data.feature_levels[feature])
+
+
+def _feature_value(data, at: str) -> tuple[str, int]:
+    """``"feature=value"`` -> (feature, index of the value in its levels)."""
+    feature, sep, value = at.partition("=")
+    if not sep or not feature.strip() or not value.strip():
+        raise SimstatsError(f"contrast: --at {at!r} must be FEATURE=VALUE (e.g. --at domain=general)")
+    feature, value = feature.strip(), value.strip()
+    return feature, _pick(value, _levels(data, feature), f"value of {feature}")
+
+
+def _by_level(result: FitResult, feature: str, behaviour: str | None):
+    """(rate, shares) per condition and feature level: (chain, draw, C, L) for a behaviour, else (chain, draw, C,
+    L, K); the other is ``None``. NaN where a condition has no answer at a level."""
+    data = result.data
+    C, L = len(data.conditions), len(data.feature_levels[feature])
+    if behaviour is not None:
+        rate = result.model_kind.behaviour_rate_draws(result, result.behaviour(behaviour), data.feature_mix(feature))
+        return rate.reshape(*rate.shape[:-1], C, L), None
+    from simstats.kinds.mixture.tables import feature_shares
+
+    if not result.model_kind.has_personas:
+        result.model_kind.share_draws(result)                               # raises its "no personas" message
+    return None, feature_shares(result.posterior, data, feature)
+
+
+def _at_level(result: FitResult, feature: str, level: int, behaviour: str | None):
+    """:func:`_by_level` at one level: (chain, draw, C) rates or (chain, draw, C, K) shares."""
+    rate, s = _by_level(result, feature, behaviour)
+    return (rate[..., level], None) if s is None else (None, s[..., level, :])
 
 
 def contrast_dict(table: pd.DataFrame) -> dict:

@@ -148,10 +148,11 @@ class FitResult:
 
     # ------------------------------------------------------------------ contrasts and evidence
     def contrast(self, a: str, b: str, *, persona: str | None = None, behaviour: str | None = None,
-                 feature: str | None = None, prob: float = PROB) -> pd.DataFrame:
+                 feature: str | None = None, at: str | None = None, prob: float = PROB) -> pd.DataFrame:
         """The posterior of a difference within this fit: each persona's share (or ``persona``'s, or
         ``behaviour``'s predicted rate) in condition ``a`` minus condition ``b``; with ``feature``, between its
-        values ``a`` and ``b`` within each condition. Columns ``mean``, ``low``, ``high``, ``p_gt_0``.
+        values ``a`` and ``b`` within each condition; with ``at="feature=value"``, between the two conditions on
+        their prompts with that value only. Columns ``mean``, ``low``, ``high``, ``p_gt_0``.
 
         >>> r.contrast("insecure", "secure", persona="misaligned")        # doctest: +SKIP
                         mean    low   high  p_gt_0
@@ -160,7 +161,7 @@ class FitResult:
         """
         from simstats.results.contrast import contrast
 
-        return contrast(self, a, b, persona=persona, behaviour=behaviour, feature=feature, prob=prob)
+        return contrast(self, a, b, persona=persona, behaviour=behaviour, feature=feature, at=at, prob=prob)
 
     def evidence(self, prob: float = PROB) -> pd.DataFrame:
         """Prompt-feature, interaction and condition effects as the evidence (nats) they carry for each persona
