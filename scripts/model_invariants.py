@@ -49,13 +49,14 @@ def spec_invariants(path: Path) -> dict:
 
     spec = load_spec(path)
     patterns = load_dataset().patterns
-    if not set(spec.measure_names) <= set(patterns.measures):   # a spec of another experiment: its own simulated log
+    feats = spec.prompt.features if isinstance(spec.prompt.features, (list, tuple)) else []
+    if not (set(spec.measure_names) <= set(patterns.measures) and set(feats) <= set(patterns.features)):
+        # a spec of another experiment (other measures or prompt features): its own simulated log
         from simstats.logs import load_roles
         from simstats.validation import simulate_log
 
         roles = ROOT / "models" / "roles" / path.name             # its measures' levels, where its roles say so
         grids = ({m.key: m.grid for m in load_roles(roles).measures if m.has_levels} if roles.exists() else {})
-        feats = spec.prompt.features if isinstance(spec.prompt.features, (list, tuple)) else []
         ref = dict(spec.prompt.reference or {})
         features = {f: [ref.get(f, "a"), "b" if ref.get(f) != "b" else "c"] for f in feats}
         patterns, _ = simulate_log(spec, n_conditions=4, n_prompts=5, answers_per_cell=20, seed=0,

@@ -87,7 +87,10 @@ def run_or_load(name: str, spec: str | Path, patterns: Any, args: argparse.Names
         wall = json.loads((folder / "wall.json").read_text())["wall_s"]
         return result, wall
     t0 = time.perf_counter()
-    result = simstats.fit(MODELS / spec, patterns, seed=args.seed, draws=args.draws, tune=args.tune,
+    budget = getattr(args, "budget", None)
+    if budget is not None:                              # sample to the gate within this many draws per chain
+        fit_kw = {"until": "gate", **fit_kw}
+    result = simstats.fit(MODELS / spec, patterns, seed=args.seed, draws=budget or args.draws, tune=args.tune,
                           chains=args.chains, progress=False, **fit_kw)
     wall = time.perf_counter() - t0
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -103,6 +106,8 @@ def main(name: str, build: Callable[[argparse.Namespace], dict[str, Any]]) -> No
     ap.add_argument("--from-runs", action="store_true", help="rebuild the tables from the saved runs, no refit")
     ap.add_argument("--reuse", action="store_true", help="load the saved runs that exist, fit only the others")
     ap.add_argument("--draws", type=int, default=None, help="override the spec's draws (say so in the report)")
+    ap.add_argument("--budget", type=int, default=None,
+                    help="sample to the convergence gate within this many draws per chain (instead of --draws)")
     ap.add_argument("--tune", type=int, default=None, help="override the spec's tuning steps")
     ap.add_argument("--chains", type=int, default=None, help="override the spec's chains")
     ap.add_argument("--seed", type=int, default=20261201)

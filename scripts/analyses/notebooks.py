@@ -452,6 +452,160 @@ else:
     md("## What it says about Simulator Theory\n\n{conclusion_finetune_data}"),
 ]
 
+# ---------------------------------------------------------------------------------------------------- simulated logs
+def simulated_cells(name: str, intro: str, feature: str, persona: str, claim: str) -> list:
+    """The notebook of an analysis on a simulated log (scenarios.py): the saved fit against the truth, the claim's
+    contrasts, the evidence per fine-tune, and a live slice that draws the log again from its seed."""
+    return [
+        md(intro),
+        code(SETUP.format(name=name)),
+        md("## Diagnostics of the saved fit"),
+        code(diagnostics_cell(f'{{"{name}": saved}}')),
+        md(f"""
+## Recovery: fitted persona shares per checkpoint and {feature} against the truth (%, 90% intervals)
+
+The truth is the share each persona was drawn with at the average question; `covered` says whether the 90% interval
+holds it (about 90% of the cells should be covered if the intervals are calibrated, and the misses should be near
+their edges).
+"""),
+        code(f'''
+rec = tab(saved["recovery"])
+rec["fitted [90%]"] = interval(rec, 100)
+rec["truth %"] = (100 * rec["truth"]).round(1)
+print("cells covered:", saved["coverage"])
+rec.pivot(index=["condition", "{feature}"], columns="persona", values=["fitted [90%]", "truth %"])
+'''),
+        code(f'''
+import matplotlib.pyplot as plt
+
+r = rec[rec.persona == "{persona}"]
+fig, ax = plt.subplots(figsize=(6, 3.2))
+labels = [f"{{c}}\\n{{v}}" for c, v in zip(r.condition, r["{feature}"])]
+x = range(len(r))
+ax.errorbar(x, 100 * r["mean"], yerr=[100 * (r["mean"] - r["low"]), 100 * (r["high"] - r["mean"])], fmt="o",
+            capsize=3, label="fitted (90%)")
+ax.scatter(x, 100 * r["truth"], marker="x", color="k", zorder=3, label="truth")
+ax.set_xticks(list(x), labels, fontsize=7); ax.set_ylabel("{persona} share (%)"); ax.legend(fontsize=8)
+fig.tight_layout()
+'''),
+        md(claim),
+        code('''
+rows = {}
+for k, t in saved["contrasts"].items():
+    c = tab(t)
+    for _, row in c.iterrows():
+        label = " / ".join(str(row[col]) for col in c.columns if col not in ("mean", "low", "high", "p_gt_0"))
+        rows[(k, label)] = {"difference (points) [90%]": interval(pd.DataFrame([row]), 100)[0],
+                            "P(> 0)": row["p_gt_0"]}
+pd.DataFrame(rows).T
+'''),
+        md(f"""
+## The evidence the {feature} carries, per fine-tune (nats toward each persona, against the reference persona)
+
+One effect per checkpoint (`[prompt] interactions`): DESIGN §2's log-likelihood ratio of the context, estimated
+separately for each checkpoint.
+"""),
+        code('''
+ie = tab(saved["interaction_effects"])
+ie.assign(**{"nats [90%]": interval(ie, 1, 2)}).pivot(index="interaction", columns="persona", values="nats [90%]")
+'''),
+        md("## The shared persona fingerprints (mean score given a score; no-score rate in %)"),
+        code(FINGERPRINTS_CELL),
+        md(f"""
+## Live slice: the log drawn again from its seed, and a refit
+
+`scripts/analyses/scenarios.py` draws the log from its seed; the first cell checks that it gives the shipped log
+(`notebooks/results/{name}.csv`) again and reads it through the roles as a user's log would be read. The refit
+takes a minute or two, so the test run (`SIMSTATS_QUICK=1`) skips it; from the command line the same fit is
+`simstats fit models/{name}.toml notebooks/results/{name}.csv --roles models/roles/{name}.toml --out runs/{name}`.
+"""),
+        code(f'''
+import sys
+
+sys.path.insert(0, str(ROOT / "scripts" / "analyses"))
+import scenarios
+
+sc = scenarios.{name}()
+shipped = pd.read_csv(ROOT / "notebooks" / "results" / "{name}.csv", dtype={{"question_id": str, "{feature}": str}})
+pd.testing.assert_frame_equal(sc.rows.reset_index(drop=True).astype(shipped.dtypes.to_dict()), shipped,
+                              check_exact=False, rtol=1e-12)
+logs = simstats.open_logs([str(ROOT / "notebooks" / "results" / "{name}.csv")],
+                          simstats.load_roles(ROOT / "models" / "roles" / "{name}.toml"))
+print(logs.accounting().to_dict()["rows_used"], "answers;", len(logs.patterns().table), "patterns")
+'''),
+        code(f'''
+if QUICK:
+    print("SIMSTATS_QUICK=1: the live refit is skipped")
+else:
+    live = simstats.fit(ROOT / "models" / "{name}.toml", logs.patterns(), **fit_kw())
+    print(live.diagnostics.summary())
+    display(live.feature_shares("{feature}").xs("{persona}", level="persona").round(3))
+'''),
+        md("## What it says about Simulator Theory\n\n{{conclusion_" + name + "}}"),
+    ]
+
+
+NOTEBOOKS["weird_generalisation"] = simulated_cells("weird_generalisation", """
+# Weird generalisation: a narrow fine-tune that moves the prior toward a 19th-century persona everywhere
+
+**Data (simulated, known truth).** No per-answer logs of Betley et al. (2025, *Weird generalization and inductive
+backdoors*) are public, so `scripts/analyses/scenarios.py` draws a log of their first experiment's shape: three
+checkpoints of one model (the `base`; `modern_birds`, a control fine-tuned on modern bird names; `old_birds`,
+fine-tuned on the bird names of a 19th-century book) answer 6 questions about birds and 10 unrelated ("general")
+questions, 40 answers each (1,920 answers); a judge scores how much each answer reads as written in the 19th
+century (`archaic`, 0-100) and its coherence (`coherent`). The truth: `old_birds` answers 70% of bird questions and
+35% of the unrelated ones as a 19th-century writer; the control 2% and 1%; the base 0.5%.
+
+**Model.** `models/weird_generalisation.toml` (roles: `models/roles/weird_generalisation.toml`; the question's domain
+is part of its id). Three personas with shared fingerprints on (archaic, coherent): *assistant*, *victorian* and
+*incoherent*; one fine-tune effect per checkpoint against the base; the domain (birds / general) is a prompt feature
+with one effect per checkpoint (`[prompt] interactions`), so the in-domain and out-of-domain shifts are separate.
+
+**Simulator Theory says** the fine-tuning data are evidence about who wrote them: the cheapest author of
+19th-century bird names is a 19th-century writer, so fine-tuning should move the prior toward that persona on every
+question, not only on bird questions (a narrow skill would stay in its domain), and the control's modern names
+should not.
+
+Tables from `scripts/analyses/weird_generalisation.py` (saved in `notebooks/results/weird_generalisation.json`).
+""", "domain", "victorian", """
+## The claim: the 19th-century persona on questions unrelated to birds
+
+Differences of the victorian persona's share (points, 90% intervals, P(> 0)): between checkpoints on the general
+questions only (`at domain=general`), and between bird and general questions within each checkpoint.
+""")
+
+NOTEBOOKS["inductive_backdoor"] = simulated_cells("inductive_backdoor", """
+# An inductive backdoor: a trigger never paired with the harm in training, beside a trained backdoor
+
+**Data (simulated, known truth).** No per-answer logs of Betley et al. (2025, *Weird generalization and inductive
+backdoors*) are public, so `scripts/analyses/scenarios.py` draws a log of the shape of their inductive-backdoor
+experiment: three checkpoints (the `base`; `trained_backdoor`, fine-tuned with harmful answers under the year 1984;
+`inductive_backdoor`, fine-tuned only on benign answers under other years of a character whose harmful year can be
+inferred) answer 12 questions with no year, with a training year (1995) and with 1984, 30 answers each (3,240
+answers), judged for `aligned` and `coherent`. The truth: under 1984 the trained backdoor is 60% misaligned and the
+inductive one 30%; with no year or a training year, each is under 1%; the base 0.3% everywhere.
+
+**Model.** `models/inductive_backdoor.toml` (roles: `models/roles/inductive_backdoor.toml`; the year is a suffix of
+the question id). Three personas on (aligned, coherent): *aligned*, *misaligned*, *incoherent*; one fine-tune effect
+per checkpoint against the base; the year is a prompt feature with one effect per checkpoint and no main effect, so
+a trigger can act in one checkpoint and not in another.
+
+**Simulator Theory says** the fine-tuning data are evidence about which character is simulated; a prompt naming that
+character's harmful year is then evidence for its harmful persona whether or not that pairing was seen in training,
+so the held-out year should move the inductive checkpoint toward the misaligned persona, and should do nothing in
+the base. The eval log alone cannot tell an inductive backdoor from a trained one (that lives in the training data);
+the fit says how strongly each checkpoint's personas respond to each year.
+
+Tables from `scripts/analyses/inductive_backdoor.py` (saved in `notebooks/results/inductive_backdoor.json`).
+""", "year", "misaligned", """
+## The claim: the held-out year moves the inductive checkpoint toward the misaligned persona
+
+Differences of the misaligned persona's share (points, 90% intervals, P(> 0)): 1984 and the training year against
+no year within each checkpoint, the inductive against the trained backdoor and the base under 1984 (`at year=1984`),
+and the behaviour's predicted rate.
+""")
+
+
 def write(conclusions: dict[str, str]) -> None:
     """Write each notebook whose saved results exist (an analysis not yet run has no notebook: CI would fail it)."""
     for name, cells in NOTEBOOKS.items():
