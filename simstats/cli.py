@@ -540,6 +540,16 @@ def _terminate(signum, frame):
     raise KeyboardInterrupt
 
 
+def one_line(message: str) -> str:
+    """``message`` as one printable line: newlines, tabs, escape sequences and other control or format characters
+    (a value from the user's command line or file may hold any of them) are written as their escapes.
+
+    >>> print(one_line("line 1\\nline 2\\x1b[31m"))
+    line 1\\nline 2\\x1b[31m
+    """
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(message))
+
+
 def main() -> None:
     """Entry point: run the app; simstats' own errors become one line and exit status 2, an interrupt (Ctrl-C,
     SIGTERM) one line and exit status 130."""
@@ -549,7 +559,7 @@ def main() -> None:
     try:
         rc = app(standalone_mode=False)  # returns the exit code of a typer.Exit raised by a command
     except SimstatsError as e:
-        err.print(Text.assemble(("error:", "red"), f" {e}"), highlight=False, soft_wrap=True)
+        err.print(Text.assemble(("error:", "red"), f" {one_line(e)}"), highlight=False, soft_wrap=True)
         sys.exit(2)
     except (typer.Exit, SystemExit) as e:
         sys.exit(getattr(e, "exit_code", getattr(e, "code", 0)))
@@ -561,7 +571,7 @@ def main() -> None:
             # one line like every other user error, pointing at the command's help instead of printing its usage
             ctx = getattr(e, "ctx", None)
             hint = f" (see '{ctx.command_path} --help')" if ctx is not None and hasattr(e, "ctx") else ""
-            err.print(Text.assemble(("error:", "red"), f" {' '.join(e.format_message().split())}{hint}"),
+            err.print(Text.assemble(("error:", "red"), f" {one_line(' '.join(e.format_message().split()))}{hint}"),
                       highlight=False, soft_wrap=True)
             sys.exit(e.exit_code)
         raise

@@ -81,3 +81,45 @@ def test_any_bad_numeric_option_value_is_one_line_and_exit_2(data, monkeypatch, 
     assert code == 2, (args, code, err)
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and err.startswith("error:"), (args, err)
     assert option in err, (args, err)            # refused for the option, not for the missing files after it
+
+
+# ------------------------------------------------------------------------------------------ string options
+#: the text-valued options of `data check` (the roles a user types), each with values a user could give: empty,
+#: blanks, regex metacharacters, an unclosed group, a group without a name, unicode, control characters, a very long
+#: name, a path that does not exist, and well-formed values that name nothing in the log
+STRING_OPTIONS = ["--condition", "--condition-from-filename", "--prompt", "--prompt-regex", "--measure", "--verdict",
+                  "--id", "--roles", "--behaviour", "--condition-default"]
+TEXT = st.one_of(
+    st.sampled_from(["", " ", "(", "(?P<x", "(?P<>a)", "a)", "[", "*", "\\", "%s", "{}", "a,,b", ",", ":", "a:",
+                     "a:bogus", "aligned:binary", "aligned:categorical", "x=1", "=", "x=", "no_such_column",
+                     "misaligned: aligned <", "misaligned: nope > 3", "m: aligned < 30 and", "../../etc/passwd",
+                     "é", "\u202e", "\x1b[31m", "a" * 5000, "(?P<model>.+)", "(a+)+$", "(?P<prompt>.*)"]),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40))
+
+
+@pytest.fixture(scope="module")
+def tiny_log(tmp_path_factory):
+    from conftest import em_rows, write_csv
+
+    return write_csv(tmp_path_factory.mktemp("fuzz") / "log.csv", em_rows(12))
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(option=st.sampled_from(STRING_OPTIONS), value=TEXT)
+def test_any_string_option_value_is_read_or_one_clear_line(option, value, tiny_log, monkeypatch, capsys):
+    """`data check` on a valid tiny log with any text for one of its roles options: exit 0 (the value was usable)
+    with its report, or exit 2 with one line starting "error:"; never a traceback, never another status."""
+    from conftest import run_cli
+
+    if "\x00" in value:                                  # the OS refuses NUL in argv before simstats sees it
+        value = value.replace("\x00", "")
+    code, out, err = run_cli(["data", "check", str(tiny_log), f"{option}={value}", "--json"], monkeypatch, capsys)
+    assert "Traceback" not in err, (option, value, err)
+    assert code in (0, 2), (option, value, code, err)
+    if code == 2:
+        assert err.startswith("error:") and len(err.strip().splitlines()) == 1, (option, value, err)
+    else:
+        import json
+
+        assert "rows_read" in json.dumps(json.loads(out)), out[:200]
