@@ -34,6 +34,8 @@ class Diagnostics:
     worst: dict[str, str] = field(default_factory=dict)
     merged: list[str] = field(default_factory=list)
     checked: bool = True               # False for approximations (ADVI, pathfinder): no MCMC diagnostics exist
+    #: what the user can change, in plain words, when the fit is not ok (:mod:`simstats.inference.advice`)
+    advice: list[str] = field(default_factory=list)
 
     @property
     def converged(self) -> bool:

@@ -22,6 +22,7 @@ import numpy as np
 from simstats.errors import FitError, SimstatsError, SpecError
 from simstats.graph.design import ModelData
 from simstats.graph.kernel import ieee_numba
+from simstats.inference.advice import advise
 from simstats.inference.diagnostics import (MAX_RHAT, MIN_ESS, Diagnostics, approximate, diagnose, divergences,
                                             min_bulk_ess)
 from simstats.inference.samplers import MCMC, SAMPLERS, Gate, run_sampler
@@ -35,14 +36,23 @@ def check(idata, spec: ModelSpec, data: ModelData, sampler: str) -> Diagnostics:
     plus the kind's own checks (the persona mixture: do the fitted fingerprints sit at their own anchors)."""
     kind = kind_of(spec)
     post = idata["posterior"]
-    d = (diagnose(idata, var_names=kind.sampled_variables([str(v) for v in post.data_vars]))
-         if sampler in MCMC else approximate(idata, sampler))
-    extra = kind.checks(post, spec, data)
+    sampled = kind.sampled_variables([str(v) for v in post.data_vars])
+    d = diagnose(idata, var_names=sampled) if sampler in MCMC else approximate(idata, sampler)
+    # the kind's checks read posterior means, which mean nothing when the chains disagree (R-hat well above 1):
+    # then the advice below names the geometry instead of, say, blaming the persona names
+    extra = kind.checks(post, spec, data) if not d.checked or d.max_rhat <= UNMIXED_RHAT else []
     if extra:
         d.messages.extend(extra)
         if d.status == "ok":
             d.status = "warning"
+    shares = (np.asarray(kind.condition_shares(post, data)).mean(axis=(0, 1))
+              if kind.has_personas and d.status != "ok" else None)
+    d.advice = advise(idata, d, data, shares, names=sampled)
     return d
+
+
+#: R-hat above which the chains are taken to disagree, so that posterior means are not read
+UNMIXED_RHAT = 1.05
 
 
 @dataclass

@@ -126,6 +126,8 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
                   + f" (that run: {step['status']})", highlight=False)
     for msg in d.get("messages", []):
         con.print(f"  - {msg}")
+    for tip in d.get("advice", []):
+        con.print(f"  - what to try: {tip}", highlight=False)
     if d["status"] == "failed":         # public_report dropped the results: a failed fit is not a result
         con.print("The fit failed its diagnostics: no results are reported.", highlight=False)
         return

@@ -278,7 +278,7 @@ class FitResult:
         d = self.diagnostics
         return {"max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk, "min_ess_tail": d.min_ess_tail,
                 "divergences": d.divergences, "label_switching": d.label_switching, "merged_personas": d.merged,
-                "status": d.status, "messages": d.messages,
+                "status": d.status, "messages": d.messages, "advice": d.advice,
                 # runs given up for divergences before the one reported (inference.fit's ladder)
                 "ladder": list(self.meta.get("ladder") or []), "sampling": self.sampling_dict()}
 

@@ -64,6 +64,8 @@ def result_html(result, prob: float | None = None) -> str:
              f"min tail ESS {d.get('min_ess_tail', float('nan')):.0f}, {d['divergences']} divergences)</div>"]
     for m in d.get("messages", []):
         parts.append(f"<div style=\"color:{colour};font-size:12px\">{escape(m)}</div>")
+    for tip in d.get("advice", []):
+        parts.append(f"<div style=\"font-size:12px\">What to try: {escape(tip)}</div>")
     if d["status"] == "failed":
         parts.append("<div><i>The fit failed its diagnostics: its personas and shares are not shown.</i></div>")
         return "\n".join(parts)

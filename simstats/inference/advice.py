@@ -1,0 +1,170 @@
+"""What a user can do about a fit that did not converge: plain-language advice from the posterior's geometry.
+
+The diagnostics say *that* a fit failed (R-hat, ESS, divergences); this module says *why, likely*, and what to
+change, from three patterns that account for most failures on real designs:
+
+- **a funnel at a hierarchy sd**: the sd of a level with few groups (two conditions, five fine-tunes) is informed by
+  its prior alone, and its divergent draws sit at its small values, where the groups' deviations are squeezed;
+- **terms that trade off**: two parameters (a base condition's own deviation and a fine-tune effect against it, a
+  feature effect and a question effect) whose posterior correlation is near +-1: the data fix only their sum;
+- **a persona the data do not see**: under 0.5% of the answers of every condition, so its fingerprint and effects
+  rest on their priors.
+
+>>> import numpy as np
+>>> from simstats.inference.advice import trade_offs
+>>> rng = np.random.default_rng(0)
+>>> a = rng.normal(size=(2, 500)); post = {"a": a, "b": -a + 0.05 * rng.normal(size=(2, 500))}
+>>> trade_offs(post, ["a"], ["a", "b"])[0][:3]
+('a', 'b', -0.99...)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simstats.inference.diagnostics import MAX_RHAT, MIN_ESS
+
+#: |posterior correlation| from which two parameters are said to trade off
+TRADE_OFF = 0.9
+#: at most this many scalar parameters are correlated (the worst ones against everything else), over at most
+#: MAX_DRAWS draws (evenly thinned): enough to see |r| >= 0.9, and cheap next to the fit
+MAX_ELEMENTS = 1500
+MAX_DRAWS = 2000
+#: a persona under this share in every condition is "not seen"
+UNSEEN_SHARE = 0.005
+
+
+def _flat(post, name: str) -> tuple[np.ndarray, list[str]]:
+    """(draws, elements) of one posterior variable, and each element's label."""
+    x = np.asarray(post[name], dtype=float)
+    flat = x.reshape(x.shape[0] * x.shape[1], -1)
+    if hasattr(post[name], "dims") and x.ndim > 2:
+        coords = [list(map(str, post[name][d].values)) for d in post[name].dims[2:]]
+        labels = [f"{name}[{', '.join(c)}]" for c in _product(coords)]
+    else:
+        labels = [name] if flat.shape[1] == 1 else [f"{name}[{i}]" for i in range(flat.shape[1])]
+    return flat, labels
+
+
+def _product(coords: list[list[str]]) -> list[tuple[str, ...]]:
+    import itertools
+
+    return list(itertools.product(*coords))
+
+
+def trade_offs(post, worst: list[str], names: list[str], threshold: float = TRADE_OFF
+               ) -> list[tuple[str, str, float]]:
+    """Pairs (element of a ``worst`` variable, element of any of ``names``, correlation) whose posterior correlation
+    is at least ``threshold`` in size, strongest first; constant elements are skipped."""
+    cols, labels, owner = [], [], []
+    for n in names:
+        if n not in post:
+            continue
+        f, lab = _flat(post, n)
+        cols.append(f)
+        labels += lab
+        owner += [n] * len(lab)
+    if not cols:
+        return []
+    X = np.concatenate(cols, axis=1)
+    X = X[np.linspace(0, len(X) - 1, min(len(X), MAX_DRAWS)).astype(int)]
+    keep = X.std(axis=0) > 1e-12
+    X, labels, owner = X[:, keep], [lb for lb, k in zip(labels, keep) if k], [o for o, k in zip(owner, keep) if k]
+    if X.shape[1] > MAX_ELEMENTS or X.shape[0] < 10:
+        return []
+    Z = (X - X.mean(0)) / X.std(0)
+    rows = [i for i, o in enumerate(owner) if o in worst]
+    if not rows:
+        return []
+    corr = Z[:, rows].T @ Z / len(Z)
+    out = []
+    for a, i in enumerate(rows):
+        for j in np.flatnonzero(np.abs(corr[a]) >= threshold):
+            if j != i and (owner[j] != owner[i] or j > i):
+                out.append((labels[i], labels[j], float(corr[a, j])))
+    out.sort(key=lambda t: -abs(t[2]))
+    seen, unique = set(), []
+    for a, b, r in out:
+        if frozenset((a, b)) not in seen:
+            seen.add(frozenset((a, b)))
+            unique.append((a, b, r))
+    return unique
+
+
+def divergent_low(post, sample_stats, name: str) -> float | None:
+    """The posterior quantile at which ``name``'s divergent draws sit (their median's rank): near 0 means the
+    divergences happen at small values of it, a funnel's neck. ``None`` without divergent draws."""
+    if sample_stats is None or "diverging" not in sample_stats:
+        return None
+    div = np.asarray(sample_stats["diverging"]).astype(bool).ravel()
+    if not div.any() or name not in post:
+        return None
+    x = np.asarray(post[name], dtype=float)
+    x = x.reshape(x.shape[0] * x.shape[1], -1).mean(axis=1)
+    if len(x) != len(div):
+        return None
+    return float((x < np.median(x[div])).mean())
+
+
+def level_groups(name: str, data) -> int | None:
+    """How many groups inform the sd ``sigma_<level>``: the conditions' residual degrees of freedom (conditions
+    minus the rank of the population mean and the condition effects) for the condition level, else the level's
+    groups."""
+    level = name.removeprefix("sigma_")
+    if level == "condition":
+        C = len(data.conditions)
+        x = np.zeros((C, 0)) if data.condition_x is None else np.asarray(data.condition_x, float)
+        return C - int(np.linalg.matrix_rank(np.column_stack([np.ones(C), x])))
+    if level in getattr(data, "levels", []):
+        return len(data.level_groups[data.levels.index(level)])
+    return None
+
+
+def advise(idata, diagnostics, data, shares: np.ndarray | None = None, names: list[str] | None = None) -> list[str]:
+    """Plain-language advice for a fit whose diagnostics are not ``ok`` (empty when they are). ``shares``: the
+    posterior-mean persona shares (condition, persona) of a persona model, for the unseen-persona check; ``names``:
+    the sampled variables (default: every posterior variable), among which trade-offs are looked for."""
+    d = diagnostics
+    if d.status == "ok" or not d.checked:
+        return []
+    post = idata["posterior"]
+    stats = idata["sample_stats"] if "sample_stats" in idata.children else None
+    names = [n for n in (names or [str(v) for v in post.data_vars]) if n in post]
+    worst = sorted({w for w in d.worst.values() if w in names})
+    bad = [w for w in worst if _bad(d, w)]
+    out: list[str] = []
+    for name in [n for n in names if n.startswith("sigma_")]:
+        where = divergent_low(post, stats, name)
+        groups = level_groups(name, data)
+        if name not in bad and not (where is not None and where < 0.2):
+            continue
+        level = name.removeprefix("sigma_")
+        few = f" with {groups} group{'s' if groups != 1 else ''} to inform it" if groups is not None else ""
+        why = (f"its divergent draws sit at its smallest values (quantile {where:.2f})" if where is not None and
+               where < 0.2 else "it mixes slowly")
+        fix = ("give the conditions fixed effects that explain them ([conditions] effects), a tighter "
+               "[hierarchy] sigma, or parametrization = \"noncentred\"" if level == "condition" else
+               f"model {level} as a fixed effect ([conditions] effects) instead of a level, or a tighter "
+               "[hierarchy] sigma")
+        out.append(f"a funnel at {name}, the spread of the {level} level{few}: {why}; its posterior rests on its "
+                   f"prior, so {fix}")
+    pairs = trade_offs(post, bad, names) if bad else []
+    for a, b, r in pairs[:3]:
+        out.append(f"{a} and {b} trade off (posterior correlation {r:+.2f}): the data fix only their "
+                   f"{'sum' if r < 0 else 'difference'}; drop one of the two terms, or add data that separate them "
+                   "(e.g. more than one condition at a reference level)")
+    if shares is not None and getattr(data, "personas", None):
+        s = np.asarray(shares)
+        for k, p in enumerate(data.personas):
+            if k and s.shape[0] and (s[:, k] < UNSEEN_SHARE).all():
+                out.append(f"the {p} persona takes under {UNSEEN_SHARE:.1%} of the answers in every condition: the "
+                           "data barely see it, so its fingerprint and effects rest on their priors; compare a spec "
+                           "without it (simstats compare)")
+    return out
+
+
+def _bad(d, name: str) -> bool:
+    """Whether ``name`` is where the diagnostics failed (its R-hat or ESS is the failing worst)."""
+    return ((d.worst.get("rhat") == name and d.max_rhat > MAX_RHAT)
+            or (d.worst.get("ess_bulk") == name and d.min_ess_bulk < MIN_ESS)
+            or (d.worst.get("ess_tail") == name and d.min_ess_tail < MIN_ESS))

@@ -1,0 +1,82 @@
+"""Advice a user can act on (issue 16 item 4): a funnel at a hierarchy sd with few groups, two terms that trade
+off, a persona the data do not see; nothing for a fit that is ok. Stand-in posteriors with the geometry built in,
+so each case is exact (no sampler, no seed luck): the claims are about what the advice reads from a posterior."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import arviz as az
+import numpy as np
+import pytest
+
+from simstats.inference.advice import advise, divergent_low, level_groups, trade_offs
+from simstats.inference.diagnostics import Diagnostics
+
+RNG = np.random.default_rng(0)
+CH, DR = 2, 500
+
+
+def _idata(post: dict, diverging=None):
+    groups = {"posterior": post}
+    if diverging is not None:
+        groups["sample_stats"] = {"diverging": diverging}
+    return az.from_dict(groups)
+
+
+def _diag(worst: dict, status: str = "warning", rhat: float = 1.04, ess: float = 60.0) -> Diagnostics:
+    return Diagnostics(rhat, ess, ess, 3, False, status, ["R-hat"], worst)
+
+
+def _data(conditions: int = 2, condition_x=None, personas=("a", "b", "c")):
+    return SimpleNamespace(conditions=[f"c{i}" for i in range(conditions)], condition_x=condition_x, levels=[],
+                           level_groups=[], personas=list(personas))
+
+
+def test_a_funnel_at_the_condition_sd_is_named_with_its_groups_and_what_to_change():
+    log_sd = RNG.normal(size=(CH, DR))
+    sd = np.exp(log_sd)
+    z = RNG.normal(size=(CH, DR, 2))
+    diverging = log_sd < np.quantile(log_sd, 0.05)            # divergences at the funnel's neck
+    idata = _idata({"sigma_condition": sd, "z_condition": z}, diverging)
+    assert divergent_low(idata["posterior"], idata["sample_stats"], "sigma_condition") < 0.05
+    tips = advise(idata, _diag({"rhat": "sigma_condition"}), _data(2))
+    assert len(tips) == 1, tips
+    assert "a funnel at sigma_condition" in tips[0] and "1 group to inform it" in tips[0]
+    assert "[conditions] effects" in tips[0] and "noncentred" in tips[0]
+
+
+def test_the_condition_level_counts_residual_degrees_of_freedom():
+    x = np.eye(9)[:, :7]                                        # 9 conditions, 7 effects: 1 left
+    assert level_groups("sigma_condition", _data(9, x)) == 1
+    assert level_groups("sigma_condition", _data(5)) == 4
+    assert level_groups("sigma_base_model", SimpleNamespace(levels=["base_model"], level_groups=[["a", "b"]])) == 2
+
+
+def test_terms_that_trade_off_are_named_with_their_correlation():
+    a = RNG.normal(size=(CH, DR, 2))
+    b = -a[..., :1] + 0.05 * RNG.normal(size=(CH, DR, 1))
+    post = {"beta_condition": a, "eta_condition": b, "u": RNG.normal(size=(CH, DR, 3))}
+    pairs = trade_offs(post, ["beta_condition"], list(post))
+    assert len(pairs) == 1 and pairs[0][0] == "beta_condition[0]" and pairs[0][1] == "eta_condition"
+    assert pairs[0][2] == pytest.approx(-1.0, abs=0.01)
+    tips = advise(_idata(post), _diag({"ess_bulk": "beta_condition"}, rhat=1.005), _data(3))
+    assert any("trade off" in t and "their sum" in t for t in tips), tips
+
+
+def test_independent_parameters_do_not_trade_off():
+    post = {"x": RNG.normal(size=(CH, DR, 4)), "y": RNG.normal(size=(CH, DR, 4))}
+    assert trade_offs(post, ["x"], ["x", "y"]) == []
+
+
+def test_a_persona_the_data_do_not_see_is_named():
+    shares = np.array([[0.7, 0.3, 0.001], [0.5, 0.498, 0.002]])
+    idata = _idata({"u": RNG.normal(size=(CH, DR, 2))})
+    tips = advise(idata, _diag({"rhat": "u"}), _data(2), shares)
+    assert any("the c persona takes under 0.5%" in t for t in tips), tips
+    assert not any("the b persona" in t for t in tips)
+
+
+def test_an_ok_fit_gets_no_advice():
+    idata = _idata({"sigma_condition": np.exp(RNG.normal(size=(CH, DR)))}, np.zeros((CH, DR), bool))
+    assert advise(idata, _diag({"rhat": "sigma_condition"}, status="ok", rhat=1.001, ess=900), _data(2)) == []
