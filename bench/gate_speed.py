@@ -19,7 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def one_fit(until: str, seed: int) -> dict:
+def one_fit(until: str, seed: int, tune: int | None = None) -> dict:
+    """The default fit of the bundled log (``tune``: warm-up steps per chain, default the spec's) and its numbers."""
     from simstats.datasets import load_dataset
     from simstats.inference import fit
     from simstats.spec import DEFAULT_SPEC_PATH, load_spec
@@ -28,11 +29,11 @@ def one_fit(until: str, seed: int) -> dict:
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out = fit(spec, pats, seed=seed, progress=False, until=until)
+        out = fit(spec, pats, seed=seed, progress=False, until=until, tune=tune)
     wall = time.perf_counter() - t0
     d = out.diagnostics
     steps = int(out.idata["sample_stats"]["n_steps"].sum())
-    return {"until": until, "wall_s": round(wall, 1), "compile_s": round(out.timings.get("compile", 0), 1),
+    return {"until": until, "tune": out.settings.get("tune", tune), "wall_s": round(wall, 1), "compile_s": round(out.timings.get("compile", 0), 1),
             "sample_s": round(out.timings.get("sample", 0), 1), "draws_per_chain": out.settings["draws"],
             "leapfrog_steps": steps, "status": d.status, "max_rhat": round(d.max_rhat, 4),
             "min_ess_bulk": round(d.min_ess_bulk), "min_ess_tail": round(d.min_ess_tail),

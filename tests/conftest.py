@@ -54,3 +54,13 @@ def run_cli(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
         code = e.code or 0
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def load_script(path: Path):
+    """A script of the repository (e.g. ``scripts/design_zoo.py``) imported as a module, to test its functions."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

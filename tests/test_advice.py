@@ -80,3 +80,11 @@ def test_a_persona_the_data_do_not_see_is_named():
 def test_an_ok_fit_gets_no_advice():
     idata = _idata({"sigma_condition": np.exp(RNG.normal(size=(CH, DR)))}, np.zeros((CH, DR), bool))
     assert advise(idata, _diag({"rhat": "sigma_condition"}, status="ok", rhat=1.001, ess=900), _data(2)) == []
+
+
+def test_divergences_in_one_tail_of_a_log_odds_are_named_when_no_funnel_explains_them():
+    x = RNG.normal(size=(CH, DR, 3))
+    diverging = x[..., 2] < np.quantile(x[..., 2], 0.04)       # at the low end of the third element only
+    idata = _idata({"beta_condition": x}, diverging)
+    tips = advise(idata, _diag({"rhat": "beta_condition"}, rhat=1.005, ess=800), _data(3))
+    assert len(tips) == 1 and "the low end of beta_condition[2]" in tips[0], tips

@@ -10,7 +10,6 @@ question effect and the fused kernel; degradation with its adaptive parametrisat
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -21,10 +20,9 @@ STORED = json.loads((ROOT / "validation" / "model_invariants.json").read_text())
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("model_invariants", ROOT / "scripts" / "model_invariants.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from conftest import load_script
+
+    return load_script(ROOT / "scripts" / "model_invariants.py")
 
 
 @pytest.mark.slow

@@ -8,7 +8,9 @@ change, from three patterns that account for most failures on real designs:
 - **terms that trade off**: two parameters (a base condition's own deviation and a fine-tune effect against it, a
   feature effect and a question effect) whose posterior correlation is near +-1: the data fix only their sum;
 - **a persona the data do not see**: under 0.5% of the answers of every condition, so its fingerprint and effects
-  rest on their priors.
+  rest on their priors;
+- **a parameter bounded on one side**: divergent draws in one tail of a log-odds (a persona at a floor in some
+  condition), when no funnel explains them.
 
 >>> import numpy as np
 >>> from simstats.inference.advice import trade_offs
@@ -106,6 +108,27 @@ def divergent_low(post, sample_stats, name: str) -> float | None:
     return float((x < np.median(x[div])).mean())
 
 
+def divergent_edge(post, sample_stats, names: list[str], extreme: float = 0.1) -> tuple[str, float] | None:
+    """The scalar parameter whose divergent draws sit furthest into one tail of its posterior (label, quantile of
+    their median), when that quantile is below ``extreme`` or above 1 - ``extreme``; ``None`` otherwise."""
+    if sample_stats is None or "diverging" not in sample_stats:
+        return None
+    div = np.asarray(sample_stats["diverging"]).astype(bool).ravel()
+    if not div.any():
+        return None
+    best: tuple[str, float] | None = None
+    for n in names:
+        x, labels = _flat(post, n)
+        if len(x) != len(div) or x.shape[1] > MAX_ELEMENTS:
+            continue
+        q = (x < np.median(x[div], axis=0)).mean(axis=0)
+        q[x.std(axis=0) < 1e-12] = 0.5                          # constants (a reference level) say nothing
+        i = int(np.argmax(np.abs(q - 0.5)))
+        if min(q[i], 1 - q[i]) < extreme and (best is None or abs(q[i] - 0.5) > abs(best[1] - 0.5)):
+            best = (labels[i], float(q[i]))
+    return best
+
+
 def level_groups(name: str, data) -> int | None:
     """How many groups inform the sd ``sigma_<level>``: the conditions' residual degrees of freedom (conditions
     minus the rank of the population mean and the condition effects) for the condition level, else the level's
@@ -148,6 +171,14 @@ def advise(idata, diagnostics, data, shares: np.ndarray | None = None, names: li
                "[hierarchy] sigma")
         out.append(f"a funnel at {name}, the spread of the {level} level{few}: {why}; its posterior rests on its "
                    f"prior, so {fix}")
+    if d.divergences and not any(t.startswith("a funnel") for t in out):
+        edge = divergent_edge(post, stats, names)
+        if edge is not None:
+            label, q = edge
+            out.append(f"the divergent draws sit at the {'low' if q < 0.5 else 'high'} end of {label} (quantile "
+                       f"{q:.2f}): the data bound it on one side only (e.g. a persona with almost no answers in a "
+                       "condition, so its log-odds can fall without limit); a persona with no answers anywhere can "
+                       "go, else the divergences are few and the ladder's target_accept 0.99 is the fix")
     pairs = trade_offs(post, bad, names) if bad else []
     for a, b, r in pairs[:3]:
         out.append(f"{a} and {b} trade off (posterior correlation {r:+.2f}): the data fix only their "
