@@ -43,7 +43,11 @@ def test_a_funnel_at_the_condition_sd_is_named_with_its_groups_and_what_to_chang
     tips = advise(idata, _diag({"rhat": "sigma_condition"}), _data(2))
     assert len(tips) == 1, tips
     assert "a funnel at sigma_condition" in tips[0] and "1 group to inform it" in tips[0]
-    assert "[conditions] effects" in tips[0] and "noncentred" in tips[0]
+    assert "rests on its prior" in tips[0] and "[conditions] effects" in tips[0]
+    many = _data(35)
+    many.cell_count = np.full(35, 50)
+    tips = advise(idata, _diag({"rhat": "sigma_condition"}), many)
+    assert "34 groups" in tips[0] and "50 answers per condition" in tips[0] and "noncentred" in tips[0], tips
 
 
 def test_the_condition_level_counts_residual_degrees_of_freedom():

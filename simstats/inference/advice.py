@@ -32,6 +32,8 @@ TRADE_OFF = 0.9
 #: MAX_DRAWS draws (evenly thinned): enough to see |r| >= 0.9, and cheap next to the fit
 MAX_ELEMENTS = 1500
 MAX_DRAWS = 2000
+#: a level with at most this many groups (or residual degrees of freedom) informs its sd barely beyond its prior
+FEW_GROUPS = 6
 #: a persona under this share in every condition is "not seen"
 UNSEEN_SHARE = 0.005
 
@@ -129,6 +131,11 @@ def divergent_edge(post, sample_stats, names: list[str], extreme: float = 0.1) -
     return best
 
 
+def _answers_per_condition(data) -> float:
+    counts = getattr(data, "cell_count", None)
+    return float(np.sum(counts)) / max(1, len(data.conditions)) if counts is not None else float("nan")
+
+
 def level_groups(name: str, data) -> int | None:
     """How many groups inform the sd ``sigma_<level>``: the conditions' residual degrees of freedom (conditions
     minus the rank of the population mean and the condition effects) for the condition level, else the level's
@@ -165,12 +172,19 @@ def advise(idata, diagnostics, data, shares: np.ndarray | None = None, names: li
         few = f" with {groups} group{'s' if groups != 1 else ''} to inform it" if groups is not None else ""
         why = (f"its divergent draws sit at its smallest values (quantile {where:.2f})" if where is not None and
                where < 0.2 else "it mixes slowly")
-        fix = ("give the conditions fixed effects that explain them ([conditions] effects), a tighter "
-               "[hierarchy] sigma, or parametrization = \"noncentred\"" if level == "condition" else
-               f"model {level} as a fixed effect ([conditions] effects) instead of a level, or a tighter "
-               "[hierarchy] sigma")
-        out.append(f"a funnel at {name}, the spread of the {level} level{few}: {why}; its posterior rests on its "
-                   f"prior, so {fix}")
+        if groups is not None and groups <= FEW_GROUPS:
+            cause = "with so few groups its posterior rests on its prior"
+            fix = ("give the conditions fixed effects that explain them ([conditions] effects) or a tighter "
+                   "[hierarchy] sigma" if level == "condition" else
+                   f"model {level} as a fixed effect ([conditions] effects) instead of a level, or a tighter "
+                   "[hierarchy] sigma")
+        else:
+            per = (f" ({_answers_per_condition(data):,.0f} answers per condition on average)"
+                   if level == "condition" else "")
+            cause = f"each group carries too little data{per} to pin its own log-odds, so the centred form funnels"
+            fix = ("set [hierarchy] parametrization = \"noncentred\" (or \"adaptive\": centred only where a "
+                   "persona has answers enough)")
+        out.append(f"a funnel at {name}, the spread of the {level} level{few}: {why}; {cause}, so {fix}")
     if d.divergences and not any(t.startswith("a funnel") for t in out):
         edge = divergent_edge(post, stats, names)
         if edge is not None:
