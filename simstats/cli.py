@@ -536,7 +536,11 @@ def _click_exceptions() -> tuple[type, ...]:
 
 
 def _terminate(signum, frame):
-    """SIGTERM ends a run like Ctrl-C: the temporary outputs are removed, nothing is left half-written."""
+    """Ctrl-C (SIGINT) and SIGTERM end a run: the temporary outputs are removed, nothing is left half-written. The
+    flag tells the fit that the sampler's early return was an interrupt (samplers swallow the KeyboardInterrupt)."""
+    from simstats.errors import INTERRUPTED
+
+    INTERRUPTED.set()
     raise KeyboardInterrupt
 
 
@@ -555,7 +559,11 @@ def main() -> None:
     SIGTERM) one line and exit status 130."""
     import signal
 
+    from simstats.errors import INTERRUPTED
+
+    INTERRUPTED.clear()
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     try:
         rc = app(standalone_mode=False)  # returns the exit code of a typer.Exit raised by a command
     except SimstatsError as e:

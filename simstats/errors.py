@@ -6,6 +6,13 @@ exit status 2, so a user never sees a traceback for their own mistake.
 
 from __future__ import annotations
 
+import threading
+
+#: Set by the CLI's SIGINT / SIGTERM handler. Samplers (nutpie, PyMC) catch the KeyboardInterrupt and return the
+#: draws so far, sometimes padded to full length; the fit checks this flag after sampling, so that an interrupt is
+#: passed on whatever the sampler returned.
+INTERRUPTED = threading.Event()
+
 
 class SimstatsError(Exception):
     """Base class of every user-facing error in simstats."""

@@ -184,7 +184,9 @@ def test_an_interrupted_or_killed_fit_leaves_no_result(tmp_path, sig, code):
     _wait_until_sampling(p)
     p.send_signal(sig)
     # the signal may land while numba compiles the model (cold cache on a loaded machine: up to ~90 s), and Python
-    # acts on it only when that compile returns; the claim is the exit and what is left, not how fast
+    # acts on it only when that compile returns; the claim is the exit and what is left, not how fast. (Two
+    # clean-clone timeouts here were not that: nutpie returned a NaN-padded trace on SIGINT, so the divergence
+    # ladder sampled again; the CLI's handler now flags the interrupt, see simstats.errors.INTERRUPTED.)
     _, err = p.communicate(timeout=600)
     assert p.returncode == code, err
     if code == 130:
@@ -214,3 +216,22 @@ def test_nutpie_cut_short_by_an_interrupt_is_an_interrupt_not_a_failed_fit(monke
         samplers._sample_nutpie(None, None, set(), 100, 50, 2, 1, False, 0.9, "numba", "diag")
     full = xr.DataTree.from_dict({"posterior": xr.Dataset({"mu": (("chain", "draw"), np.zeros((2, 100)))})})
     samplers._raise_if_cut_short(full, 100)    # a complete run passes
+    # cut short but padded to full length with NaN (seen on a clean clone: the divergence ladder then started a
+    # new 100,000-draw run instead of exiting, and the test timed out)
+    padded = np.zeros((2, 100))
+    padded[1, 60:] = np.nan
+    cut = xr.DataTree.from_dict({"posterior": xr.Dataset({"mu": (("chain", "draw"), padded)})})
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
+        samplers._raise_if_cut_short(cut, 100)
+    # a variable that is NaN throughout (nothing drawn into it, not padding) is not taken for an interrupt
+    nan = xr.DataTree.from_dict({"posterior": xr.Dataset({"mu": (("chain", "draw"), np.full((2, 100), np.nan))})})
+    samplers._raise_if_cut_short(nan, 100)
+    # whatever the sampler returned, the CLI's signal handler's flag makes it an interrupt
+    from simstats.errors import INTERRUPTED
+
+    INTERRUPTED.set()
+    try:
+        with pytest.raises(KeyboardInterrupt, match="interrupted while sampling"):
+            samplers._raise_if_cut_short(full, 100)
+    finally:
+        INTERRUPTED.clear()

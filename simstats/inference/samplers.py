@@ -173,12 +173,30 @@ def _raise_if_cut_short(idata, draws: int) -> None:
     """nutpie (and PyMC) catch a KeyboardInterrupt (Ctrl-C, or SIGTERM as the CLI maps it) while they sample,
     stop and return the draws they have so far; pass the interrupt on instead, so that a cut-short run is never diagnosed,
     reported or saved as a (failed) fit."""
+    from simstats.errors import INTERRUPTED
+
+    if INTERRUPTED.is_set():
+        raise KeyboardInterrupt("interrupted while sampling")
     try:
         n = int(idata["posterior"].sizes["draw"])
     except (KeyError, AttributeError, TypeError):
         n = 0
-    if n < draws:
-        raise KeyboardInterrupt(f"nutpie stopped after {n} of {draws} draws (interrupted)")
+    if n < draws or _padded(idata):
+        raise KeyboardInterrupt(f"the sampler stopped after {n} of {draws} draws (interrupted)")
+
+
+def _padded(idata) -> bool:
+    """Whether a chain's trace ends in missing draws (NaN where its first draw has values): a sampler cut short
+    that padded its trace to full length."""
+    post = idata["posterior"]
+    for name in post.data_vars:
+        x = np.asarray(post[name])
+        if x.dtype.kind != "f" or x.ndim < 2 or not x.size:
+            continue
+        x = x.reshape(x.shape[0], x.shape[1], -1)
+        filled, last = ~np.isnan(x[:, 0]).all(axis=1), np.isnan(x[:, -1]).all(axis=1)
+        return bool((filled & last).any())
+    return False
 
 
 def _sample_pymc(model, inits, draws, tune, chains, seed, progress, target_accept):
