@@ -157,7 +157,7 @@ def coverage(result, truth: dict | None) -> dict | None:
             "max_abs_error": round(float((sh["mean"] - sh["truth"]).abs().max()), 4)}
 
 
-def run(name: str) -> dict | None:
+def run(name: str, seed: int = 1) -> dict | None:
     what, build = DESIGNS[name]
     t0 = time.perf_counter()
     built = build()
@@ -168,7 +168,7 @@ def run(name: str) -> dict | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)        # the status is recorded, not warned
         t0 = time.perf_counter()
-        r = simstats.fit(spec, patterns, seed=1, progress=False)
+        r = simstats.fit(spec, patterns, seed=seed, progress=False)
         fit_s = time.perf_counter() - t0
     d = r.diagnostics
     return {"design": name, "what": what, "spec": spec.name if hasattr(spec, "hierarchy") else Path(spec).name, "answers": int(patterns.n_answers),

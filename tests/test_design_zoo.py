@@ -5,8 +5,9 @@ The live design (two conditions x 12 questions x 2 formats x 50 answers, paramet
 prior with the zoo's seed) is the smallest one with a hierarchy over conditions, the case the defaults used to fail
 (7 divergences, status warning, on the two-condition persona-vector logs). Claims, fixed before the run: status
 ``ok`` (R-hat <= 1.01, bulk and tail ESS >= 400, no divergences), and at least 6 of its 8 true persona shares inside
-the 90% intervals (at nominal 90%, 6 or more of 8 happens with probability 0.96 for calibrated intervals; the zoo's
-run covered 8 of 8).
+the 90% intervals (at nominal 90%, 6 or more of 8 happens with probability 0.96 for calibrated intervals). Measured
+with sampler seeds 1, 2, 3 (``run(name, seed)``): ok, 0 divergences, R-hat 1.010 / 1.005 / 1.007, 8 of 8 covered
+each time.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ change, from three patterns that account for most failures on real designs:
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from simstats.inference.diagnostics import MAX_RHAT, MIN_ESS
@@ -44,16 +46,10 @@ def _flat(post, name: str) -> tuple[np.ndarray, list[str]]:
     flat = x.reshape(x.shape[0] * x.shape[1], -1)
     if hasattr(post[name], "dims") and x.ndim > 2:
         coords = [list(map(str, post[name][d].values)) for d in post[name].dims[2:]]
-        labels = [f"{name}[{', '.join(c)}]" for c in _product(coords)]
+        labels = [f"{name}[{', '.join(c)}]" for c in itertools.product(*coords)]
     else:
         labels = [name] if flat.shape[1] == 1 else [f"{name}[{i}]" for i in range(flat.shape[1])]
     return flat, labels
-
-
-def _product(coords: list[list[str]]) -> list[tuple[str, ...]]:
-    import itertools
-
-    return list(itertools.product(*coords))
 
 
 def trade_offs(post, worst: list[str], names: list[str], threshold: float = TRADE_OFF

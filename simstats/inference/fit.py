@@ -31,7 +31,7 @@ from simstats.logs.patterns import Patterns
 from simstats.spec import ModelSpec
 
 
-def check(idata, spec: ModelSpec, data: ModelData, sampler: str) -> Diagnostics:
+def check(idata, spec: ModelSpec, data: ModelData, sampler: str, *, with_advice: bool = True) -> Diagnostics:
     """:func:`~simstats.inference.diagnostics.diagnose` (or :func:`~simstats.inference.diagnostics.approximate`)
     plus the kind's own checks (the persona mixture: do the fitted fingerprints sit at their own anchors)."""
     kind = kind_of(spec)
@@ -45,9 +45,9 @@ def check(idata, spec: ModelSpec, data: ModelData, sampler: str) -> Diagnostics:
         d.messages.extend(extra)
         if d.status == "ok":
             d.status = "warning"
-    shares = (np.asarray(kind.condition_shares(post, data)).mean(axis=(0, 1))
-              if kind.has_personas and d.status != "ok" else None)
-    d.advice = advise(idata, d, data, shares, names=sampled)
+    if with_advice and d.status != "ok":
+        shares = np.asarray(kind.condition_shares(post, data)).mean(axis=(0, 1)) if kind.has_personas else None
+        d.advice = advise(idata, d, data, shares, names=sampled)
     return d
 
 
@@ -153,7 +153,7 @@ def gate_for(spec: ModelSpec, data: ModelData, sampler: str, *, block: int, max_
             if ess < MIN_ESS:
                 return "continue", {"max_rhat": None, "min_ess_bulk": ess, "min_ess_tail": None,
                                     "divergences": 0, "worst": {"ess_bulk": worst}}
-        d = check(idata, spec, data, sampler)
+        d = check(idata, spec, data, sampler, with_advice=False)     # a look on the way: the fit's last check advises
         summary = {"max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk, "min_ess_tail": d.min_ess_tail,
                    "divergences": int(d.divergences), "worst": dict(d.worst)}
         if (d.divergences and stop_on_divergences) or d.label_switching or d.merged:
