@@ -4,6 +4,10 @@
 SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
+# bytecode at install time: where PYTHONDONTWRITEBYTECODE is set (as on the machines here) every Python process
+# would otherwise compile arviz, pymc and scipy from source again (~12 s of every `simstats` command and test
+# subprocess: importing simstats, arviz and pymc took 19.7 s without, 7.0 s with)
+export UV_COMPILE_BYTECODE := 1
 UV_VERSION := 0.13.9
 PYTHON := $(shell command -v python3.12 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | head -n1)
 UV := $(PYTHON) -m uv

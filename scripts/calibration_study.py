@@ -15,6 +15,7 @@ appended to the Parquet file after every replication, so a long run can be stopp
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import time
 from pathlib import Path
@@ -37,6 +38,17 @@ def _markdown(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
     return "\n".join(lines)
 
 
+def fitted_as(spec, fits: pd.DataFrame) -> str:
+    """How the replications of a ``--user-defaults`` study were fitted, from their records."""
+    s = spec.sampler
+    ladder = int((fits["ladder"] > 0).sum()) if "ladder" in fits else 0
+    rung = int((fits["parametrization"] != spec.hierarchy.parametrization).sum()) if "parametrization" in fits else 0
+    return (f"each log fitted as `simstats fit` does (nutpie, {s.chains} chains, tune {s.tune}, target_accept "
+            f"{s.target_accept}, sampled to the gate within {s.draws:,} draws per chain: median "
+            f"{fits['draws'].median():.0f} drawn; the divergence ladder ran in {ladder} fits, its funnel rung "
+            f"(parametrization = \"adaptive\") in {rung})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--design", choices=["small", "realistic"], default="small")
@@ -50,16 +62,26 @@ def main() -> None:
     ap.add_argument("--out", default="validation")
     ap.add_argument("--resume", action="store_true", help="keep the records already in the Parquet file")
     ap.add_argument("--max-minutes", type=float, default=None, help="stop starting new replications after this")
+    ap.add_argument("--condition-coef-sd", type=float, default=None,
+                    help="the prior sd of the condition effects, for drawing and fitting (default: the spec's); the "
+                         "default spec's 5 draws base models whose log-odds differ by up to ~10")
+    ap.add_argument("--user-defaults", action="store_true",
+                    help="fit each log as `simstats fit` does (the spec's sampler settings, sampled to the gate, the "
+                         "divergence ladder), compiling for each; --draws/--tune/--target-accept are then unused")
     a = ap.parse_args()
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     design = small_design() if a.design == "small" else realistic_design()
     spec = load_spec(a.spec)
-    store = out / f"calibration_{design.name}.parquet"
+    if a.condition_coef_sd is not None:
+        spec = dataclasses.replace(spec, conditions=dataclasses.replace(spec.conditions, coef_sd=a.condition_coef_sd))
+    stem = (f"calibration_{design.name}" + ("_defaults" if a.user_defaults else "")
+            + (f"_coef_sd_{a.condition_coef_sd:g}" if a.condition_coef_sd is not None else ""))
+    store = out / f"{stem}.parquet"
     t0 = time.perf_counter()
     study = CalibrationStudy(spec, design, draws=a.draws, tune=a.tune, chains=a.chains,
-                             target_accept=a.target_accept)
+                             target_accept=a.target_accept, user_defaults=a.user_defaults)
     print(f"compiled in {time.perf_counter() - t0:.0f} s; design {design}", flush=True)
     prior = study.prior_draws(a.replications, a.seed)
     seeds = np.random.SeedSequence(a.seed).generate_state(a.replications)
@@ -85,14 +107,16 @@ def main() -> None:
     print(cov.to_string(float_format="%.3f"))
     print(sbc.to_string(float_format="%.3f"))
     fig = plot_rank_histograms(rec, n_ranks=study.n_ranks)
-    fig.savefig(out / f"calibration_{design.name}_ranks.png")
-    md = [f"# Calibration of `{Path(a.spec).name}`: {design.name} design", "",
+    fig.savefig(out / f"{stem}_ranks.png")
+    changed = f" with `[conditions] coef_sd = {a.condition_coef_sd:g}`" if a.condition_coef_sd is not None else ""
+    md = [f"# Calibration of `{Path(a.spec).name}`{changed}: {design.name} design", "",
           f"Design: {design.n_conditions} conditions"
           + (f" in {len(design.groups)} groups {design.groups}" if design.groups else "")
           + f", {design.n_questions} questions x {len(design.formats)} formats, {design.answers_per_cell} answers per "
-          f"cell = {design.n_answers} answers per log. Parameters drawn from the model's prior; nutpie "
-          f"{a.chains} x {a.draws} draws (tune {a.tune}, target_accept "
-          f"{a.target_accept or spec.sampler.target_accept}); seed {a.seed}; {len(fits)} replications; fit status "
+          f"cell = {design.n_answers} answers per log. Parameters drawn from the model's prior; " + (fitted_as(spec, fits)
+          if a.user_defaults else f"nutpie {a.chains} x {a.draws} draws (tune {a.tune}, target_accept "
+          f"{a.target_accept or spec.sampler.target_accept}), one compiled model, no ladder") + f"; seed {a.seed}; "
+          f"{len(fits)} replications; fit status "
           f"{status}; median fit time {fits['seconds'].median():.0f} s on {platform.node()} (2 shared cores).", "",
           "## Interval coverage (nominal 50% and 90%)", "",
           "`cover90_ok_fits`: coverage among fits whose diagnostics were `ok` only. `se90`: binomial sd of the 90% "
@@ -103,9 +127,9 @@ def main() -> None:
           "over 10 rank bins, ranks pooled over each group's quantities (pooling makes the test liberal: ranks "
           "within a replication are dependent); `min_p_quantity_bonferroni`: the smallest per-quantity p-value "
           "times the number of quantities.", "", _markdown(sbc), "",
-          f"![rank histograms](calibration_{design.name}_ranks.png)", ""]
-    (out / f"calibration_{design.name}.md").write_text("\n".join(md))
-    print(f"wrote {out}/calibration_{design.name}.md, .parquet, _ranks.png in {time.perf_counter() - t0:.0f} s")
+          f"![rank histograms]({stem}_ranks.png)", ""]
+    (out / f"{stem}.md").write_text("\n".join(md))
+    print(f"wrote {out}/{stem}.md, .parquet, _ranks.png in {time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":

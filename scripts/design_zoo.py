@@ -34,7 +34,7 @@ OUT = ROOT / "validation"
 sys.path.insert(0, str(ROOT / "tests"))
 
 import simstats
-from simstats.spec import load_spec
+from simstats.spec import ModelSpec, load_spec, spec_from_dict, spec_source
 from simstats.validation import Design, simulate
 
 SEED = 20261201
@@ -46,11 +46,12 @@ def _read(sim):
     return simstats.open_logs(paths["log"], simstats.load_roles(paths["roles"])).patterns()
 
 
-def simulated(spec: str, design: Design, edit: Callable[[dict], None] | None = None, seed: int = SEED):
-    """A prior draw of ``spec``'s parameters on ``design`` (``edit`` changes the truth in place), as a log read
-    back through its roles; returns (spec path, patterns, true shares)."""
-    path = MODELS / f"{spec}.toml"
-    s = load_spec(path)
+def simulated(spec: str | ModelSpec, design: Design, edit: Callable[[dict], None] | None = None, seed: int = SEED):
+    """A prior draw of ``spec``'s parameters (a spec, or the name of one in models/) on ``design`` (``edit``
+    changes the truth in place), as a log read back through its roles; returns (spec or its path, patterns, true
+    shares)."""
+    path = spec if isinstance(spec, ModelSpec) else MODELS / f"{spec}.toml"
+    s = spec if isinstance(spec, ModelSpec) else load_spec(path)
     sim = simulate(s, design=design, seed=seed)
     if edit is not None:
         truth = copy.deepcopy(sim.truth)
@@ -66,6 +67,15 @@ def with_parametrization(built: tuple, parametrization: str) -> tuple:
     s = load_spec(path)
     return dataclasses.replace(s, hierarchy=dataclasses.replace(s.hierarchy, parametrization=parametrization)), \
         patterns, truth
+
+
+def default_with_five_personas() -> ModelSpec:
+    """The default spec (version 2: fixed base-model and fine-tune effects, its sampler settings) with the five
+    personas of models/persona_mixture_k5.toml, whose own hierarchy and sampler are version 1's."""
+    d = spec_source(load_spec(MODELS / "persona_mixture.toml"))
+    d["personas"] = spec_source(load_spec(MODELS / "persona_mixture_k5.toml"))["personas"]
+    d["model"]["name"] = "persona_mixture_k5_v2"
+    return spec_from_dict(d)
 
 
 def absent_but_one(P: dict) -> None:
@@ -111,8 +121,8 @@ DESIGNS: dict[str, tuple[str, Callable[[], tuple | None]]] = {
                        lambda: simulated("persona_mixture", Design(answers=20))),
     "persona_in_one_condition": ("the misaligned persona in 1 of 10 conditions only (~30% there, none elsewhere)",
                                  lambda: simulated("persona_mixture", Design(), edit=absent_but_one)),
-    "k5": ("K = 5 personas (models/persona_mixture_k5.toml), 10 conditions x 12 x 2 x 50",
-           lambda: simulated("persona_mixture_k5", Design())),
+    "k5": ("K = 5 personas (the default spec with the evasive persona of models/persona_mixture_k5.toml), 10 "
+           "conditions x 12 x 2 x 50", lambda: simulated(default_with_five_personas(), Design())),
     "backdoor": ("the backdoor design of tests/test_triggers.py (3 fine-tunes x 4 questions x trigger x 80)",
                  backdoor),
     "sweep_35x50": ("35 conditions x 1 question x 50 answers (a steering sweep's shape)",
@@ -138,13 +148,7 @@ DESIGNS: dict[str, tuple[str, Callable[[], tuple | None]]] = {
 
 
 #: designs of the list that were not run to the end, with why (the table lists them with the reason)
-NOT_RUN = {"sweep_200x30": "this stop: the 35 x 50 sweep already fails with the defaults (the funnel at "
-                           "sigma_condition that 200 x 30 would meet harder), and its advised non-centred and "
-                           "adaptive forms are the rows to read first",
-           "k5": "stopped after 28 minutes unfinished: models/persona_mixture_k5.toml keeps version 1's sampler "
-                 "settings (4 x 2,000 draws after 2,000 tuning steps at target_accept 0.99) and its nested "
-                 "hierarchy over the data's levels; it needs the default spec's version 2 treatment (fixed "
-                 "effects for base models and fine-tunes) before it can be a quick default"}
+NOT_RUN: dict[str, str] = {}
 
 
 def coverage(result, truth: dict | None) -> dict | None:
@@ -176,9 +180,18 @@ def run(name: str, seed: int = 1) -> dict | None:
             "max_rhat": round(float(d.max_rhat), 4), "min_ess_bulk": round(float(d.min_ess_bulk), 1),
             "min_ess_tail": round(float(d.min_ess_tail), 1), "chains": int(r.idata["posterior"].sizes["chain"]),
             "draws": r.meta.get("drawn"), "until": r.meta.get("until"), "target_accept": r.meta.get("target_accept"),
-            "ladder": [s["target_accept"] for s in r.meta.get("ladder") or []], "messages": list(d.messages),
+            "ladder": [s["target_accept"] for s in r.meta.get("ladder") or []],
+            "rungs": [rung_label(s) for s in r.meta.get("ladder") or []], "messages": list(d.messages),
             "advice": list(d.advice), "notes": list(r.data.notes), "coverage": coverage(r, truth), "build_s": round(build_s, 1),
             "fit_s": round(fit_s, 1), "compile_s": round(float(r.timings.get("compile", float("nan"))), 1)}
+
+
+def rung_label(step: dict) -> str:
+    """What the ladder changed after a run it gave up: 'adaptive' (the funnel rung) or the next target_accept."""
+    then = step.get("then", "")
+    if "parametrization" in then:
+        return then.split('"')[1]
+    return then.removeprefix("sampling again at ").split(",")[0] or str(step["target_accept"])
 
 
 def table(records: list[dict]) -> str:
@@ -189,11 +202,12 @@ def table(records: list[dict]) -> str:
         cov = r["coverage"]
         lines.append(f"| {r['design']} | {r['answers']:,} | {r['conditions']} | {r['status']} | {r['divergences']} "
                      f"| {r['max_rhat']:.3f} | {r['min_ess_bulk']:.0f} / {r['min_ess_tail']:.0f} "
-                     f"| {r['draws']} x {r['chains']} | {' -> '.join(map(str, [0.9, *r['ladder']][1:])) or '-'} "
+                     f"| {r['draws']} x {r['chains']} | {' -> '.join(r.get('rungs') or map(str, r['ladder'][1:])) or '-'} "
                      f"| {f'{cov['covered']}/{cov['cells']}' if cov else 'real log'} | {r['fit_s']:.0f} |")
     notes = [f"- **{r['design']}**: {r['what']}." + (f" Not ok: {'; '.join(r['messages'])}." if r['messages'] else "")
              + (f" What to try: {'; '.join(r['advice'])}." if r.get("advice") else "")
-             + (f" Notes: {'; '.join(r['notes'])}." if r["notes"] else "") for r in records]
+             + (f" Notes: {'; '.join(r['notes'])}." if r["notes"] else "")
+             + (f" ({r['advice_note']}.)" if r.get("advice_note") else "") for r in records]
     notes += [f"- **{n}** ({DESIGNS[n][0]}): not run; {why}." for n, why in NOT_RUN.items()
               if n not in {r["design"] for r in records}]
     return "\n".join(lines + ["", *notes])

@@ -430,7 +430,8 @@ def design_from_options(base, levels: str | None = None, groups: str | None = No
     if levels is not None:
         changes["levels"] = tuple(x.strip() for x in levels.split(","))
         if groups is None and len(changes["levels"]) != len(base.groups):
-            raise SimstatsError(f"--levels {levels!r} names {len(changes['levels'])} levels; give as many group "
+            n = len(changes["levels"])
+            raise SimstatsError(f"--levels {levels!r} names {n} level{'s' if n != 1 else ''}; give as many group "
                                 "counts with --groups")
     if groups is not None:
         changes["groups"] = _int_list("--groups", groups)

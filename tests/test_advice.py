@@ -92,3 +92,37 @@ def test_divergences_in_one_tail_of_a_log_odds_are_named_when_no_funnel_explains
     idata = _idata({"beta_condition": x}, diverging)
     tips = advise(idata, _diag({"rhat": "beta_condition"}, rhat=1.005, ess=800), _data(3))
     assert len(tips) == 1 and "the low end of beta_condition[2]" in tips[0], tips
+
+
+def test_only_a_funnel_at_a_level_of_many_groups_is_the_centred_forms():
+    """The ladder's funnel rung (non-centred form) answers a funnel at a level of many groups; with few groups the
+    prior, not the form, is at fault. A fit already in the adaptive form is not told to use it."""
+    from simstats.inference.advice import funnels, many_group_funnels
+
+    log_sd = RNG.normal(size=(CH, DR))
+    diverging = log_sd < np.quantile(log_sd, 0.05)
+    idata = _idata({"sigma_condition": np.exp(log_sd), "z_condition": RNG.normal(size=(CH, DR, 2))}, diverging)
+    diag = _diag({"rhat": "sigma_condition"})
+    many = _data(35)
+    many.cell_count = np.full(35, 50)
+    assert [f[:2] for f in funnels(idata, diag, _data(2))] == [("sigma_condition", 1)]
+    assert many_group_funnels(idata, diag, _data(2)) == []
+    assert many_group_funnels(idata, diag, many) == ["sigma_condition"]
+    assert many_group_funnels(idata, _diag({}, status="ok"), many) == []
+    tip = advise(idata, diag, many, parametrization="adaptive")[0]
+    assert "the adaptive form funnels too" in tip and "set [hierarchy]" not in tip, tip
+
+
+def test_the_bins_of_one_fingerprint_are_not_said_to_trade_off():
+    """Two bins of one persona's score distribution sum, with the others, to 1: their negative correlation is the
+    simplex's, not a design to change (seen on a 200-condition sweep, where the advice told the user to drop a bin).
+    Bins of different personas, and other variables, are still compared."""
+    a = RNG.uniform(0.2, 0.8, size=(CH, DR))
+    fp = np.stack([np.stack([a, 1 - a], -1), np.stack([1 - a, a], -1)], axis=2)     # (chain, draw, persona, bin)
+    post = {"fp_score": fp}
+    pairs = trade_offs(post, ["fp_score"], ["fp_score"])
+    assert ("fp_score[0]", "fp_score[1]") not in {p[:2] for p in pairs}
+    assert {frozenset(p[:2]) for p in pairs} == {frozenset(("fp_score[0]", "fp_score[2]")),
+                                                frozenset(("fp_score[0]", "fp_score[3]")),
+                                                frozenset(("fp_score[1]", "fp_score[2]")),
+                                                frozenset(("fp_score[1]", "fp_score[3]"))}, pairs

@@ -123,3 +123,38 @@ def test_any_string_option_value_is_read_or_one_clear_line(option, value, tiny_l
         import json
 
         assert "rows_read" in json.dumps(json.loads(out)), out[:200]
+
+
+#: the text options of `simulate` that shape the design, with values that nearly make sense beside the hostile ones
+DESIGN_OPTIONS = ["--levels", "--groups", "--baseline", "--questions", "--features", "--answers", "--seed"]
+DESIGN_TEXT = st.one_of(TEXT, st.sampled_from(["0", "-1", "1", "2", "2,2", "1,1,1", "2,2,2", "3,0,1", "1.5", "1e3",
+                                                "9" * 30, "a", "a,b", "a,a", " a ", "condition", "prompt", "aligned",
+                                                "format=plain,json", "x=a,b;y=c,d", "x=a", "x=a,a", ";", "none"]))
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(option=st.sampled_from(DESIGN_OPTIONS), value=DESIGN_TEXT)
+def test_any_design_option_value_simulates_or_is_one_clear_line(option, value, monkeypatch, capsys, tmp_path):
+    """`simulate` with any text in one of its design options (the others small, so that a valid design is cheap to
+    draw): exit 0 having written the log, its truth and its roles, or exit 2 with one line starting "error:" and
+    nothing written; never a traceback (a design too large to draw is refused before anything is drawn)."""
+    from conftest import run_cli
+
+    from simstats.spec import DEFAULT_SPEC_PATH
+
+    value = value.replace("\x00", "")                    # the OS refuses NUL in argv
+    small = {"--questions": "2", "--answers": "2", "--seed": "1"}
+    small.pop(option, None)
+    out = tmp_path / f"sim{len(list(tmp_path.iterdir()))}" / "log.csv"
+    out.parent.mkdir()
+    args = ["simulate", str(DEFAULT_SPEC_PATH), "--out", str(out), *[f"{k}={v}" for k, v in small.items()],
+            f"{option}={value}"]
+    code, _, err = run_cli(args, monkeypatch, capsys)
+    assert "Traceback" not in err, (option, value, err)
+    assert code in (0, 2), (option, value, code, err)
+    if code == 2:
+        assert err.startswith("error:") and len(err.strip().splitlines()) == 1, (option, value, err)
+        assert not any(out.parent.iterdir()), (option, value, list(out.parent.iterdir()))
+    else:
+        assert out.exists() and out.with_suffix(".truth.json").exists() and out.with_suffix(".roles.toml").exists()

@@ -140,3 +140,54 @@ def test_cli_contrast_prints_the_table_and_json(small_fit, tmp_path, monkeypatch
     assert code == 0 and f"{a} minus {b} at format=json" in out, (out, err)
     code, out, err = run_cli(["contrast", str(run), a + "x", b], monkeypatch, capsys)
     assert code == 2 and "did you mean" in err and "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def saved_small_fit(small_fit, tmp_path_factory):
+    from simstats.results import save_result
+
+    return save_result(small_fit, tmp_path_factory.mktemp("contrast") / "run")
+
+
+def _texts():
+    from hypothesis import strategies as st
+    from test_cli_usage import TEXT
+
+    return st.one_of(TEXT, st.sampled_from(["c0", "c1", "c2", "format", "format=json", "format=plain", "format=",
+                                            "=json", "format=json=x", "aligned", "misaligned", "c0,c1"]))
+
+
+def test_any_text_for_a_contrast_option_is_a_table_or_one_clear_line(saved_small_fit, small_fit, monkeypatch,
+                                                                      capsys):
+    """`simstats contrast RUN A B` with any text in one of its text arguments or options (the two sides,
+    --persona, --behaviour, --feature, --at; hostile values from the `data check` fuzz and values that nearly name
+    something): exit 0 with the JSON table, or exit 2 with one line starting "error:"; never a traceback."""
+    import json
+
+    from conftest import run_cli
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    assert small_fit.diagnostics.status != "failed"          # else every example would be refused the same way
+
+    # 25 examples: each loads the saved run from disk, as the command does (seconds each)
+    @settings(max_examples=25, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(where=st.sampled_from(["a", "b", "--persona", "--behaviour", "--feature", "--at"]), value=_texts())
+    def one(where, value):
+        value = value.replace("\x00", "")                    # the OS refuses NUL in argv
+        a, b, opts = "c1", "c0", []
+        if where == "a":
+            a = value
+        elif where == "b":
+            b = value
+        else:
+            opts = [f"{where}={value}"]
+        code, out, err = run_cli(["contrast", str(saved_small_fit), "--json", *opts, "--", a, b], monkeypatch, capsys)
+        assert "Traceback" not in err, (where, value, err)
+        assert code in (0, 2), (where, value, code, err)
+        if code == 2:
+            assert err.startswith("error:") and len(err.strip().splitlines()) == 1, (where, value, err)
+        else:
+            assert "rows" in json.loads(out), out[:200]
+
+    one()

@@ -52,11 +52,22 @@ def _flat(post, name: str) -> tuple[np.ndarray, list[str]]:
     return flat, labels
 
 
+def _simplex_rows(x, name: str) -> list:
+    """For each flattened element of ``x`` (chain, draw, ...), the simplex it belongs to when the last axis sums
+    to 1 in every draw (``(name, row)``), else ``None``."""
+    a = np.asarray(x, dtype=float)
+    n = int(np.prod(a.shape[2:])) if a.ndim > 2 else 1
+    if a.ndim < 3 or a.shape[-1] < 2 or not np.allclose(a.sum(axis=-1), 1.0, atol=1e-6):
+        return [None] * n
+    return [(name, i // a.shape[-1]) for i in range(n)]
+
+
 def trade_offs(post, worst: list[str], names: list[str], threshold: float = TRADE_OFF
                ) -> list[tuple[str, str, float]]:
     """Pairs (element of a ``worst`` variable, element of any of ``names``, correlation) whose posterior correlation
-    is at least ``threshold`` in size, strongest first; constant elements are skipped."""
-    cols, labels, owner = [], [], []
+    is at least ``threshold`` in size, strongest first; constant elements are skipped, and so are two elements of
+    one simplex (a fingerprint's bins sum to 1, so they trade off by construction, not for want of data)."""
+    cols, labels, owner, simplex = [], [], [], []
     for n in names:
         if n not in post:
             continue
@@ -64,12 +75,14 @@ def trade_offs(post, worst: list[str], names: list[str], threshold: float = TRAD
         cols.append(f)
         labels += lab
         owner += [n] * len(lab)
+        simplex += _simplex_rows(post[n], n)
     if not cols:
         return []
     X = np.concatenate(cols, axis=1)
     X = X[np.linspace(0, len(X) - 1, min(len(X), MAX_DRAWS)).astype(int)]
     keep = X.std(axis=0) > 1e-12
-    X, labels, owner = X[:, keep], [lb for lb, k in zip(labels, keep) if k], [o for o, k in zip(owner, keep) if k]
+    labels, owner, simplex = ([v for v, k in zip(seq, keep) if k] for seq in (labels, owner, simplex))
+    X = X[:, keep]
     if X.shape[1] > MAX_ELEMENTS or X.shape[0] < 10:
         return []
     Z = (X - X.mean(0)) / X.std(0)
@@ -80,7 +93,7 @@ def trade_offs(post, worst: list[str], names: list[str], threshold: float = TRAD
     out = []
     for a, i in enumerate(rows):
         for j in np.flatnonzero(np.abs(corr[a]) >= threshold):
-            if j != i and (owner[j] != owner[i] or j > i):
+            if j != i and (owner[j] != owner[i] or j > i) and (simplex[i] is None or simplex[i] != simplex[j]):
                 out.append((labels[i], labels[j], float(corr[a, j])))
     out.sort(key=lambda t: -abs(t[2]))
     seen, unique = set(), []
@@ -146,24 +159,50 @@ def level_groups(name: str, data) -> int | None:
     return None
 
 
-def advise(idata, diagnostics, data, shares: np.ndarray | None = None, names: list[str] | None = None) -> list[str]:
-    """Plain-language advice for a fit whose diagnostics are not ``ok`` (empty when they are). ``shares``: the
-    posterior-mean persona shares (condition, persona) of a persona model, for the unseen-persona check; ``names``:
-    the sampled variables (default: every posterior variable), among which trade-offs are looked for."""
+def _parts(idata, names: list[str] | None):
+    """The posterior, the sample stats (or None) and the ``names`` that are in the posterior (default: all)."""
+    post = idata["posterior"]
+    stats = idata["sample_stats"] if "sample_stats" in idata.children else None
+    return post, stats, [n for n in (names or [str(v) for v in post.data_vars]) if n in post]
+
+
+def funnels(idata, diagnostics, data, names: list[str] | None = None) -> list[tuple[str, int | None, float | None]]:
+    """The hierarchy sds that look like a funnel's neck, as ``(name, groups, where)``: ``sigma_<level>`` variables
+    that failed the diagnostics or whose divergent draws sit at their smallest values (``where``, the quantile of
+    :func:`divergent_low`, below 0.2); ``groups`` from :func:`level_groups`. Empty for an ``ok`` fit."""
     d = diagnostics
     if d.status == "ok" or not d.checked:
         return []
-    post = idata["posterior"]
-    stats = idata["sample_stats"] if "sample_stats" in idata.children else None
-    names = [n for n in (names or [str(v) for v in post.data_vars]) if n in post]
+    post, stats, names = _parts(idata, names)
+    out = []
+    for name in [n for n in names if n.startswith("sigma_")]:
+        where = divergent_low(post, stats, name)
+        if _bad(d, name) or (where is not None and where < 0.2):
+            out.append((name, level_groups(name, data), where))
+    return out
+
+
+def many_group_funnels(idata, diagnostics, data, names: list[str] | None = None) -> list[str]:
+    """The sds of :func:`funnels` with more than :data:`FEW_GROUPS` groups: each group carries too little data to
+    pin its own log-odds, which the non-centred form answers (with few groups the prior is the problem instead)."""
+    return [n for n, groups, _ in funnels(idata, diagnostics, data, names)
+            if groups is None or groups > FEW_GROUPS]
+
+
+def advise(idata, diagnostics, data, shares: np.ndarray | None = None, names: list[str] | None = None,
+           parametrization: str | None = None) -> list[str]:
+    """Plain-language advice for a fit whose diagnostics are not ``ok`` (empty when they are). ``shares``: the
+    posterior-mean persona shares (condition, persona) of a persona model, for the unseen-persona check; ``names``:
+    the sampled variables (default: every posterior variable), among which trade-offs are looked for;
+    ``parametrization``: the spec's, so that a funnel is not answered with the form already fitted."""
+    d = diagnostics
+    if d.status == "ok" or not d.checked:
+        return []
+    post, stats, names = _parts(idata, names)
     worst = sorted({w for w in d.worst.values() if w in names})
     bad = [w for w in worst if _bad(d, w)]
     out: list[str] = []
-    for name in [n for n in names if n.startswith("sigma_")]:
-        where = divergent_low(post, stats, name)
-        groups = level_groups(name, data)
-        if name not in bad and not (where is not None and where < 0.2):
-            continue
+    for name, groups, where in funnels(idata, d, data, names):
         level = name.removeprefix("sigma_")
         few = f" with {groups} group{'s' if groups != 1 else ''} to inform it" if groups is not None else ""
         why = (f"its divergent draws sit at its smallest values (quantile {where:.2f})" if where is not None and
@@ -179,7 +218,9 @@ def advise(idata, diagnostics, data, shares: np.ndarray | None = None, names: li
                    if level == "condition" else "")
             cause = f"each group carries too little data{per} to pin its own log-odds, so the centred form funnels"
             fix = ("set [hierarchy] parametrization = \"noncentred\" (or \"adaptive\": centred only where a "
-                   "persona has answers enough)")
+                   "persona has answers enough)" if parametrization in ("centred", "mixed", None) else
+                   f"the {parametrization} form funnels too: a tighter [hierarchy] sigma, or fewer, better-filled "
+                   "groups")
         out.append(f"a funnel at {name}, the spread of the {level} level{few}: {why}; {cause}, so {fix}")
     if d.divergences and not any(t.startswith("a funnel") for t in out):
         edge = divergent_edge(post, stats, names)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 import warnings
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ import numpy as np
 from simstats.errors import FitError, SimstatsError, SpecError
 from simstats.graph.design import ModelData
 from simstats.graph.kernel import ieee_numba
-from simstats.inference.advice import advise
+from simstats.inference.advice import advise, many_group_funnels
 from simstats.inference.diagnostics import (MAX_RHAT, MIN_ESS, Diagnostics, approximate, diagnose, divergences,
                                             min_bulk_ess)
 from simstats.inference.samplers import MCMC, SAMPLERS, Gate, run_sampler
@@ -47,7 +48,7 @@ def check(idata, spec: ModelSpec, data: ModelData, sampler: str, *, with_advice:
             d.status = "warning"
     if with_advice and d.status != "ok":
         shares = np.asarray(kind.condition_shares(post, data)).mean(axis=(0, 1)) if kind.has_personas else None
-        d.advice = advise(idata, d, data, shares, names=sampled)
+        d.advice = advise(idata, d, data, shares, names=sampled, parametrization=spec.hierarchy.parametrization)
     return d
 
 
@@ -101,6 +102,21 @@ def stamp(idata, spec: ModelSpec, patterns: Patterns, sampler: str, seed: int | 
 #: ridge the divergences found. On the backdoor design (tune 400) 0.9 gave 2-100 divergences by seed; the first
 #: rung cleared 3 seeds of 5, the second the other two.
 LADDER = ({"target_accept": 0.99, "tune_factor": 1.0}, {"target_accept": 0.99, "tune_factor": 2.5})
+
+
+#: the parametrisations the ladder's funnel rung replaces, and the form it fits instead
+REPARAMETRISABLE = ("centred", "mixed")
+LADDER_FORM = "adaptive"
+
+
+def reparametrised(spec: ModelSpec, form: str) -> ModelSpec:
+    """``spec`` with ``[hierarchy] parametrization = form`` (a new spec: its hash and saved source say so).
+
+    >>> from simstats.spec import DEFAULT_SPEC_PATH, load_spec
+    >>> reparametrised(load_spec(DEFAULT_SPEC_PATH), "adaptive").hierarchy.parametrization
+    'adaptive'
+    """
+    return dataclasses.replace(spec, hierarchy=dataclasses.replace(spec.hierarchy, parametrization=form))
 
 
 def ladder_steps(target_accept: float, tune: int) -> list[tuple[float, int]]:
@@ -243,20 +259,38 @@ def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draw
     diag = check(idata, spec, data, sampler)
     timings["diagnostics"] = time.perf_counter() - t0
     steps: list[dict[str, Any]] = []
-    rung_seeds = seed_ints(seeds[2], len(rungs))
-    for i, ((higher, longer), rung_seed) in enumerate(zip(rungs, rung_seeds)):
-        if diag.divergences == 0:
+    rung_seeds = seed_ints(seeds[2], len(rungs) + 1)
+    pending: list[tuple[float, int, str | None]] = [(ta, tn, None) for ta, tn in rungs]
+    # a funnel at a well-filled level (many groups, each with too little data) is the centred form's: the first
+    # rung then fits the adaptive form (centred only where the EM start expects answers enough) at the same
+    # settings, before any smaller steps, which a funnel's neck defeats
+    if (pending and diag.divergences and kind.reparametrises
+            and spec.hierarchy.parametrization in REPARAMETRISABLE
+            and (funnel := many_group_funnels(idata, diag, data, kind.sampled_variables(
+                [str(v) for v in idata["posterior"].data_vars])))):
+        pending.insert(0, (target_accept, tune, f"a funnel at {', '.join(funnel)}"))
+    for rung_seed in rung_seeds:
+        if diag.divergences == 0 or not pending:
             break
+        higher, longer, funnel_seen = pending.pop(0)
+        change = (f"sampling again with parametrization = \"{LADDER_FORM}\" ({funnel_seen})" if funnel_seen else
+                  f"sampling again at {higher}, tune {longer}")
         steps.append({"target_accept": target_accept, "tune": tune, "divergences": int(diag.divergences),
-                      "status": diag.status, "summary": diag.summary(),
-                      "draws": int(idata["posterior"].sizes["draw"])})
+                      "status": diag.status, "summary": diag.summary(), "parametrization":
+                      spec.hierarchy.parametrization, "draws": int(idata["posterior"].sizes["draw"]),
+                      "then": change})
+        if funnel_seen:
+            spec = reparametrised(spec, LADDER_FORM)
+            start = kind.start(spec, data, em_iter=em_iter)
+            model = kind.build(spec, data, centring=start.centring)
+            compiled = {}
         if progress:
             print(f"{diag.divergences} divergent transitions at target_accept {target_accept}, tune {tune}: "
-                  f"sampling again at {higher}, tune {longer}", flush=True)
+                  f"{change}", flush=True)
         target_accept, tune = higher, longer
         idata, t = run_sampler(sampler, model, start, draws=draws, tune=tune, chains=chains, seed=rung_seed,
                                rng=np.random.default_rng(seeds[0]), progress=progress, target_accept=target_accept,
-                               backend=backend, adaptation=adaptation, gate=gate(i == len(rungs) - 1),
+                               backend=backend, adaptation=adaptation, gate=gate(not pending),
                                compiled=compiled)
         if "gate" in t:
             gates.append(t.pop("gate"))
@@ -279,4 +313,5 @@ def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draw
     return out
 
 
-__all__ = ["LADDER", "FitOutput", "check", "fit", "gate_for", "ladder_steps", "seed_ints", "stamp"]
+__all__ = ["LADDER", "LADDER_FORM", "REPARAMETRISABLE", "FitOutput", "check", "fit", "gate_for", "ladder_steps",
+           "reparametrised", "seed_ints", "stamp"]

@@ -176,6 +176,9 @@ class ModelKind:
 
     name = ""
     has_personas = False
+    #: whether ``[hierarchy] parametrization`` changes the kind's model (so a funnel can be answered by the
+    #: divergence ladder's non-centred rung)
+    reparametrises = False
     #: what the kind's report calls a fit without personas (used in messages)
     summary_of = "a model"
 

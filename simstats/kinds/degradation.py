@@ -398,6 +398,7 @@ class DegradationKind(ModelKind):
     """The degradation model's implementation of :class:`~simstats.kinds.base.ModelKind`."""
 
     name = "degradation"
+    reparametrises = True
 
     def start(self, spec, data, *, em_iter=500, centring=None):
         return start(spec, data, centring)

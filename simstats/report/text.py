@@ -121,7 +121,8 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         con.print(f"  - sampled to the gate: {s['draws']:,} of up to {s['budget']:,} draws per chain ({why})",
                   highlight=False)
     for step in d.get("ladder", []):
-        con.print(f"  - sampled again after {step['divergences']} divergent transitions at target_accept "
+        then = step.get("then", "").removeprefix("sampling again")
+        con.print(f"  - sampled again{then} after {step['divergences']} divergent transitions at target_accept "
                   f"{step['target_accept']}" + (f", tune {step['tune']}" if "tune" in step else "")
                   + f" (that run: {step['status']})", highlight=False)
     for msg in d.get("messages", []):

@@ -73,7 +73,7 @@ def fit(spec: ModelSpec | str | Path | None = None, data: Any = None, *, roles: 
         s = transfer_spec(s, pats, fingerprints_from, fixed=fingerprints_fixed)
     out = inference.fit(s, pats, sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed,
                         progress=progress, until=until)
-    result = FitResult(out.idata, s, pats, out.sampler, dict(out.timings),
+    result = FitResult(out.idata, out.spec, pats, out.sampler, dict(out.timings),   # the spec the ladder ended on
                        {"seed": seed, "draws": draws, "tune": tune, "chains": chains,
                         "target_accept": out.settings["target_accept"], "ladder": out.settings["ladder"],
                         "until": out.settings["until"], "drawn": out.settings["draws"],

@@ -149,13 +149,20 @@ def quantities(post, data: ModelData) -> dict[str, tuple[np.ndarray, list[str]]]
 
 
 class CalibrationStudy:
-    """Replications of prior draw -> simulated log -> fit, for one spec and design (one compiled model)."""
+    """Replications of prior draw -> simulated log -> fit, for one spec and design.
+
+    By default every log is fitted by one compiled model at fixed settings (``draws`` / ``tune`` / ``chains`` /
+    ``target_accept``, no divergence ladder): fast, and the SBC ranks then come from a fixed number of draws. With
+    ``user_defaults=True`` each log is fitted the way a user's ``simstats fit`` fits it (the spec's ``[sampler]``:
+    sampled to the gate, the divergence ladder with its funnel rung), compiling for each log: the calibration of
+    what users get, at a compile per replication."""
 
     def __init__(self, spec: ModelSpec, design: StudyDesign, *, draws: int = 1000, tune: int = 1000,
-                 chains: int = 4, target_accept: float | None = None, n_ranks: int = 99) -> None:
+                 chains: int = 4, target_accept: float | None = None, n_ranks: int = 99,
+                 user_defaults: bool = False) -> None:
         from simstats.inference.refit import Refitter
 
-        self.spec, self.design, self.n_ranks = spec, design, n_ranks
+        self.spec, self.design, self.n_ranks, self.user_defaults = spec, design, n_ranks, user_defaults
         self.template = template_patterns(spec, design)
         self.refitter = Refitter(spec, self.template, draws=draws, tune=tune, chains=chains,
                                  target_accept=target_accept)
@@ -177,8 +184,19 @@ class CalibrationStudy:
         rng = np.random.default_rng(seed)
         pats = simulate_from_draw(self.data, draw, rng, self.spec)
         t0 = time.perf_counter()
-        out = self.refitter.fit(pats, seed=seed)
+        if self.user_defaults:
+            import warnings
+
+            from simstats.inference import fit
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)     # the status is recorded, not warned
+                out = fit(self.spec, pats, seed=seed, progress=False)
+        else:
+            out = self.refitter.fit(pats, seed=seed)
         secs = time.perf_counter() - t0
+        fitted = {"parametrization": out.spec.hierarchy.parametrization,
+                  "draws": int(out.idata["posterior"].sizes["draw"]), "ladder": len(out.settings.get("ladder") or [])}
         post = out.idata["posterior"]
         est = quantities({k: np.asarray(post[k]) for k in post.data_vars}, out.data)
         truth = quantities({k: np.asarray(v)[None, None] for k, v in draw.items()}, out.data)
@@ -194,7 +212,7 @@ class CalibrationStudy:
                              "rank": int((thin[:, j] < true[j]).sum()),
                              "in50": bool(q[1, j] <= true[j] <= q[2, j]), "in90": bool(q[0, j] <= true[j] <= q[3, j]),
                              "status": out.diagnostics.status, "max_rhat": out.diagnostics.max_rhat,
-                             "divergences": out.diagnostics.divergences, "seconds": secs})
+                             "divergences": out.diagnostics.divergences, "seconds": secs, **fitted})
         return pd.DataFrame(rows)
 
     def run(self, n: int, seed: int = 0, progress: Callable[[str], None] | None = print) -> pd.DataFrame:

@@ -17,6 +17,7 @@ class MixtureKind(ModelKind):
 
     name = "mixture"
     has_personas = True
+    reparametrises = True
 
     def start(self, spec, data, *, em_iter=500, centring=None):
         return start.start(spec, data, em_iter=em_iter, centring=centring)
