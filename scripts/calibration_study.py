@@ -38,6 +38,19 @@ def _markdown(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
     return "\n".join(lines)
 
 
+#: posterior draws each true value is ranked among (CalibrationStudy's default)
+N_RANKS = 99
+
+
+def replications(rec: pd.DataFrame) -> pd.DataFrame:
+    """One row per replication: status, max R-hat, divergences, seconds, smallest true share, 90% coverage of its
+    shares."""
+    sh = rec[rec["group"] == "persona shares"]
+    return sh.groupby("replication").agg(status=("status", "first"), max_rhat=("max_rhat", "first"),
+                                         divergences=("divergences", "first"), seconds=("seconds", "first"),
+                                         smallest_true_share=("truth", "min"), shares_in_90=("in90", "mean"))
+
+
 def fitted_as(spec, fits: pd.DataFrame) -> str:
     """How the replications of a ``--user-defaults`` study were fitted, from their records."""
     s = spec.sampler
@@ -68,6 +81,8 @@ def main() -> None:
     ap.add_argument("--user-defaults", action="store_true",
                     help="fit each log as `simstats fit` does (the spec's sampler settings, sampled to the gate, the "
                          "divergence ladder), compiling for each; --draws/--tune/--target-accept are then unused")
+    ap.add_argument("--table", action="store_true",
+                    help="only write the tables and rank plot from the records already in the Parquet file")
     a = ap.parse_args()
 
     out = Path(a.out)
@@ -80,15 +95,18 @@ def main() -> None:
             + (f"_coef_sd_{a.condition_coef_sd:g}" if a.condition_coef_sd is not None else ""))
     store = out / f"{stem}.parquet"
     t0 = time.perf_counter()
-    study = CalibrationStudy(spec, design, draws=a.draws, tune=a.tune, chains=a.chains,
-                             target_accept=a.target_accept, user_defaults=a.user_defaults)
-    print(f"compiled in {time.perf_counter() - t0:.0f} s; design {design}", flush=True)
-    prior = study.prior_draws(a.replications, a.seed)
-    seeds = np.random.SeedSequence(a.seed).generate_state(a.replications)
-    done = pd.read_parquet(store) if a.resume and store.exists() else pd.DataFrame()
+    done = pd.read_parquet(store) if (a.resume or a.table) and store.exists() else pd.DataFrame()
+    if a.table and not len(done):
+        raise SystemExit(f"--table: no records in {store}")
     have = set(done["replication"]) if len(done) else set()
     recs = [done] if len(done) else []
-    for i in range(a.replications):
+    if not a.table:
+        study = CalibrationStudy(spec, design, draws=a.draws, tune=a.tune, chains=a.chains,
+                                 target_accept=a.target_accept, user_defaults=a.user_defaults)
+        print(f"compiled in {time.perf_counter() - t0:.0f} s; design {design}", flush=True)
+        prior = study.prior_draws(a.replications, a.seed)
+        seeds = np.random.SeedSequence(a.seed).generate_state(a.replications)
+    for i in range(0 if a.table else a.replications):
         if i in have:
             continue
         if a.max_minutes and time.perf_counter() - t0 > 60 * a.max_minutes:
@@ -101,12 +119,12 @@ def main() -> None:
         print(f"replication {i + 1}/{a.replications}: {r['status'].iat[0]}, max R-hat {r['max_rhat'].iat[0]:.3f}, "
               f"{r['divergences'].iat[0]} divergences, {r['seconds'].iat[0]:.0f} s", flush=True)
     rec = pd.concat(recs, ignore_index=True)
-    cov, sbc = coverage_table(rec), sbc_table(rec, n_ranks=study.n_ranks)
+    cov, sbc = coverage_table(rec), sbc_table(rec, n_ranks=N_RANKS)
     fits = rec.drop_duplicates("replication")
     status = fits["status"].value_counts().to_dict()
     print(cov.to_string(float_format="%.3f"))
     print(sbc.to_string(float_format="%.3f"))
-    fig = plot_rank_histograms(rec, n_ranks=study.n_ranks)
+    fig = plot_rank_histograms(rec, n_ranks=N_RANKS)
     fig.savefig(out / f"{stem}_ranks.png")
     changed = f" with `[conditions] coef_sd = {a.condition_coef_sd:g}`" if a.condition_coef_sd is not None else ""
     md = [f"# Calibration of `{Path(a.spec).name}`{changed}: {design.name} design", "",
@@ -123,11 +141,15 @@ def main() -> None:
           "coverage if the replications were the only source of variation (quantities within a replication are "
           "correlated, so this is the relevant scale).", "", _markdown(cov), "",
           "## Simulation-based calibration (Talts et al. 2018)", "",
-          f"Ranks of the true value among {study.n_ranks} thinned posterior draws; chi-square test of uniformity "
+          f"Ranks of the true value among {N_RANKS} thinned posterior draws; chi-square test of uniformity "
           "over 10 rank bins, ranks pooled over each group's quantities (pooling makes the test liberal: ranks "
           "within a replication are dependent); `min_p_quantity_bonferroni`: the smallest per-quantity p-value "
           "times the number of quantities.", "", _markdown(sbc), "",
-          f"![rank histograms]({stem}_ranks.png)", ""]
+          f"![rank histograms]({stem}_ranks.png)", "",
+          "## Replications", "",
+          "Each fit's status, and the smallest true persona share of its log (a persona all but absent from a "
+          "condition bounds that condition's log-odds on one side only, where the sampler meets a funnel).", "",
+          _markdown(replications(rec), floatfmt=".3g"), ""]
     (out / f"{stem}.md").write_text("\n".join(md))
     print(f"wrote {out}/{stem}.md, .parquet, _ranks.png in {time.perf_counter() - t0:.0f} s")
 
