@@ -187,11 +187,12 @@ def run(name: str, seed: int = 1) -> dict | None:
 
 
 def rung_label(step: dict) -> str:
-    """What the ladder changed after a run it gave up: 'adaptive' (the funnel rung) or the next target_accept."""
+    """What the ladder changed after a run it gave up: 'adaptive' (the funnel rung) or the next target_accept and
+    warm-up."""
     then = step.get("then", "")
     if "parametrization" in then:
         return then.split('"')[1]
-    return then.removeprefix("sampling again at ").split(",")[0] or str(step["target_accept"])
+    return then.removeprefix("sampling again at ") or str(step["target_accept"])
 
 
 def table(records: list[dict]) -> str:
