@@ -545,6 +545,17 @@ def _terminate(signum, frame):
     raise KeyboardInterrupt
 
 
+def _quiet_interrupts(unraisable) -> None:
+    """``sys.unraisablehook``: the KeyboardInterrupt of :func:`_terminate`, raised where Python cannot pass it on
+    (a garbage-collection callback, e.g. JAX's), would print "Exception ignored ... Traceback" beside the one line
+    of the interrupt; the interrupt still ends the run through the flag, so it is not printed. Anything else is."""
+    from simstats.errors import INTERRUPTED
+
+    if isinstance(unraisable.exc_value, KeyboardInterrupt) and INTERRUPTED.is_set():
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def one_line(message: str) -> str:
     """``message`` as one printable line: newlines, tabs, escape sequences and other control or format characters
     (a value from the user's command line or file may hold any of them) are written as their escapes.
@@ -563,6 +574,7 @@ def main() -> None:
     from simstats.errors import INTERRUPTED
 
     INTERRUPTED.clear()
+    sys.unraisablehook = _quiet_interrupts
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)
     try:

@@ -109,6 +109,11 @@ def test_only_a_funnel_at_a_level_of_many_groups_is_the_centred_forms():
     assert many_group_funnels(idata, diag, _data(2)) == []
     assert many_group_funnels(idata, diag, many) == ["sigma_condition"]
     assert many_group_funnels(idata, _diag({}, status="ok"), many) == []
+    # the question effects' sd: a funnel too, but not one the condition hierarchy's parametrisation reaches
+    q = _idata({"sigma_question": np.exp(log_sd), "u_raw": RNG.normal(size=(CH, DR, 3))}, diverging)
+    assert many_group_funnels(q, _diag({"rhat": "sigma_question"}), many) == []
+    tip = advise(q, _diag({"rhat": "sigma_question"}), many)[0]
+    assert "question_sigma" in tip and "noncentred" not in tip, tip
     tip = advise(idata, diag, many, parametrization="adaptive")[0]
     assert "the adaptive form funnels too" in tip and "set [hierarchy]" not in tip, tip
 

@@ -235,3 +235,39 @@ def test_nutpie_cut_short_by_an_interrupt_is_an_interrupt_not_a_failed_fit(monke
             samplers._raise_if_cut_short(full, 100)
     finally:
         INTERRUPTED.clear()
+
+
+def test_an_interrupt_raised_where_python_cannot_pass_it_on_prints_no_traceback(capsys):
+    """The CLI's SIGTERM/SIGINT handler raises KeyboardInterrupt wherever the signal lands; inside a garbage-collection
+    callback (JAX's, seen on a clean clone) Python can only print it as "Exception ignored ... Traceback". Once the
+    interrupt is flagged the run ends through the flag, so the hook keeps that print off the one-line message; any
+    other unraisable exception, and an interrupt that is not the CLI's, is still printed."""
+    import gc
+    import sys
+
+    from simstats.cli import _quiet_interrupts
+    from simstats.errors import INTERRUPTED
+
+    class RaisesOnDelete:                  # a finaliser's exception is what Python calls unraisable
+        def __init__(self, exc):
+            self.exc = exc
+
+        def __del__(self):
+            raise self.exc
+
+    def printed(exc) -> str:
+        RaisesOnDelete(exc)
+        gc.collect()
+        return capsys.readouterr().err
+
+    before = sys.unraisablehook
+    sys.unraisablehook = _quiet_interrupts
+    try:
+        INTERRUPTED.set()
+        assert printed(KeyboardInterrupt()) == ""
+        assert "ValueError: a real problem" in printed(ValueError("a real problem"))
+        INTERRUPTED.clear()
+        assert "KeyboardInterrupt" in printed(KeyboardInterrupt())
+    finally:
+        INTERRUPTED.clear()
+        sys.unraisablehook = before

@@ -183,10 +183,12 @@ def funnels(idata, diagnostics, data, names: list[str] | None = None) -> list[tu
 
 
 def many_group_funnels(idata, diagnostics, data, names: list[str] | None = None) -> list[str]:
-    """The sds of :func:`funnels` with more than :data:`FEW_GROUPS` groups: each group carries too little data to
-    pin its own log-odds, which the non-centred form answers (with few groups the prior is the problem instead)."""
+    """The sds of :func:`funnels` at a level of the condition hierarchy (the levels ``[hierarchy]
+    parametrization`` governs; not, e.g., ``sigma_question``) with more than :data:`FEW_GROUPS` groups: each group
+    carries too little data to pin its own log-odds, which the non-centred form answers (with few groups the prior
+    is the problem instead)."""
     return [n for n, groups, _ in funnels(idata, diagnostics, data, names)
-            if groups is None or groups > FEW_GROUPS]
+            if groups is not None and groups > FEW_GROUPS]
 
 
 def advise(idata, diagnostics, data, shares: np.ndarray | None = None, names: list[str] | None = None,
@@ -207,7 +209,11 @@ def advise(idata, diagnostics, data, shares: np.ndarray | None = None, names: li
         few = f" with {groups} group{'s' if groups != 1 else ''} to inform it" if groups is not None else ""
         why = (f"its divergent draws sit at its smallest values (quantile {where:.2f})" if where is not None and
                where < 0.2 else "it mixes slowly")
-        if groups is not None and groups <= FEW_GROUPS:
+        if groups is None:
+            cause = "the data inform it barely beyond its prior, and [hierarchy] parametrization does not reach it"
+            fix = ("give it a tighter prior (for sigma_question: [prompt] question_sigma) or leave its term out "
+                   "(question_effect = \"none\")" if level == "question" else "give it a tighter prior")
+        elif groups <= FEW_GROUPS:
             cause = "with so few groups its posterior rests on its prior"
             fix = ("give the conditions fixed effects that explain them ([conditions] effects) or a tighter "
                    "[hierarchy] sigma" if level == "condition" else

@@ -12,9 +12,9 @@ parametrisation choice, and the PyMC graph; the sampler runs (:mod:`simstats.inf
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,8 +207,11 @@ def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draw
     stopped. Giving ``draws`` forces exactly that many (``until="draws"``) unless ``until="gate"`` is also given.
 
     With ``ladder`` (the default), an MCMC fit with divergent transitions is run again with each more careful
-    setting of :data:`LADDER` until one run has none; every step is kept in ``out.settings["ladder"]`` (the
-    settings, divergences and status of each run given up) and the last run is returned.
+    setting of :data:`LADDER` until one run has none; when the first run's divergences sit at the neck of a funnel
+    at a level of many groups (:func:`~simstats.inference.advice.many_group_funnels`) and the spec's form is one of
+    :data:`REPARAMETRISABLE`, the first rung fits :data:`LADDER_FORM` instead, at the same settings, and ``out.spec``
+    is that spec. Every step is kept in ``out.settings["ladder"]`` (the settings, parametrisation, divergences and
+    status of each run given up, and what was changed next) and the last run is returned.
 
     A fit that fails the checks (R-hat > 1.01, ESS < 400, divergences, label switching, merged personas) is never
     silently returned as a result: it raises :class:`FitError` with ``require_convergence=True``, else it warns and
@@ -282,7 +285,9 @@ def fit(spec: ModelSpec, patterns: Patterns, *, sampler: str | None = None, draw
         if funnel_seen:
             spec = reparametrised(spec, LADDER_FORM)
             start = kind.start(spec, data, em_iter=em_iter)
+            t0 = time.perf_counter()
             model = kind.build(spec, data, centring=start.centring)
+            timings["build"] += time.perf_counter() - t0
             compiled = {}
         if progress:
             print(f"{diag.divergences} divergent transitions at target_accept {target_accept}, tune {tune}: "

@@ -177,7 +177,7 @@ class ModelKind:
     name = ""
     has_personas = False
     #: whether ``[hierarchy] parametrization`` changes the kind's model (so a funnel can be answered by the
-    #: divergence ladder's non-centred rung)
+    #: divergence ladder's funnel rung, which fits the adaptive form)
     reparametrises = False
     #: what the kind's report calls a fit without personas (used in messages)
     summary_of = "a model"
